@@ -264,7 +264,7 @@ class Writer:
             [model_id],
         ).fetchone()
         if row is None:
-            known = [r[0] for r in self.con.execute("SELECT DISTINCT model_id FROM models")]
+            known = [r[0] for r in self.con.execute("SELECT DISTINCT model_id FROM models").fetchall()]
             hint = f"; registered: {', '.join(sorted(known))}" if known else ""
             raise IngestError(f"model {model_id!r} is not registered{hint}")
         data = json.loads(row[0])
@@ -708,8 +708,8 @@ class Writer:
         self._read_lines(path)
         keys = self.con.execute(
             "SELECT k FROM (SELECT unnest(json_keys(line)) AS k, min(rowid) AS first "
-            "FROM _attest_lines WHERE line IS NOT NULL AND json_valid(line) "
-            "AND json_type(line) = 'OBJECT' GROUP BY k) ORDER BY first, k"
+            f"FROM _attest_lines WHERE line IS NOT NULL AND {_IS_OBJECT} "
+            "GROUP BY k) ORDER BY first, k"
         ).fetchall()
         if not keys:
             n = self._one("SELECT count(*) FROM _attest_lines WHERE line IS NOT NULL")
@@ -866,8 +866,8 @@ class Writer:
         if fmt == "jsonl":
             base = (
                 "SELECT rowid AS _ord, "
-                "json_valid(line) AND json_type(line) = 'OBJECT' AS _row_ok, "
-                "CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT' "
+                f"{_IS_OBJECT} AS _row_ok, "
+                f"CASE WHEN {_IS_OBJECT} "
                 f"THEN json_extract_string(line, {self._json_paths}) END AS _j, * "
                 "FROM _attest_raw"
             )
@@ -937,7 +937,7 @@ class Writer:
                 for t in subjects
             )
             masked = (
-                "CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT' "
+                f"CASE WHEN {_IS_OBJECT} "
                 f"THEN json_merge_patch(line, json_object({patch}))::VARCHAR ELSE line END"
                 if subjects
                 else "line"
@@ -956,17 +956,10 @@ class Writer:
         """Rows for the quarantine table: [line, column, error_type, message, raw, truncated]."""
         out: list[list[Any]] = []
         for line, etype, msg, raw in rejected:
-            raw = pii.scrub_text(raw)  # subject ids cannot be located in a malformed line
-            out.append(
-                [
-                    line,
-                    None,
-                    _error_type(etype),
-                    msg[:1000],
-                    raw[:RAW_RECORD_CHARS],
-                    len(raw) > RAW_RECORD_CHARS,
-                ]
-            )
+            truncated = len(raw) > RAW_RECORD_CHARS
+            # Subject ids cannot be located in a malformed line; free-text PII is scrubbed.
+            raw = pii.scrub_text(raw[:RAW_RECORD_CHARS])
+            out.append([line, None, _error_type(etype), msg[:1000], raw, truncated])
         order = {"parquet": "_attest_row", "csv": "rowid", "jsonl": "rowid"}[fmt]
         bad = self.con.execute(
             "SELECT x._ord, x._err_col, x._err_type, x._msg, "
@@ -1172,6 +1165,9 @@ class Writer:
             self.con.execute(f"DROP TABLE IF EXISTS temp.{_q(t[0])}")
         self._json_paths = None
 
+
+# json_type() raises on malformed text, so it must only see lines json_valid() accepted.
+_IS_OBJECT = "(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END)"
 
 _LLM_ONLY = {
     "provider",
