@@ -160,6 +160,7 @@ class Writer:
             except BaseException:
                 self._rollback()
                 raise
+            self._anchor()
             self._dirty = True
         current = self.wh.current_snapshot()
         last = self._one("SELECT max(batch_id) FROM ingest_batches")
@@ -264,7 +265,9 @@ class Writer:
             [model_id],
         ).fetchone()
         if row is None:
-            known = [r[0] for r in self.con.execute("SELECT DISTINCT model_id FROM models").fetchall()]
+            known = [
+                r[0] for r in self.con.execute("SELECT DISTINCT model_id FROM models").fetchall()
+            ]
             hint = f"; registered: {', '.join(sorted(known))}" if known else ""
             raise IngestError(f"model {model_id!r} is not registered{hint}")
         data = json.loads(row[0])

@@ -22,7 +22,9 @@ from warehouse.store import Warehouse
 
 def ingest(wh: Warehouse, path: Path, **kw) -> Receipt:
     with wh.writer(actor="test") as w:
-        return w.ingest(path, kind=kw.pop("kind", "events"), model=kw.pop("model", "loan-risk"), **kw)
+        return w.ingest(
+            path, kind=kw.pop("kind", "events"), model=kw.pop("model", "loan-risk"), **kw
+        )
 
 
 def conserved(r: Receipt) -> None:
@@ -326,7 +328,9 @@ def test_record_kinds_dedupe_identical_rows(tmp_path: Path) -> None:
     with wh.writer() as w:
         r = w.ingest(path)
     assert (r.kind, r.rows_accepted, r.rows_duplicate) == ("incidents", 2, 1)
-    (tmp_path / "incidents_again.csv").write_text(header + "INC-1,Latency,SEV2,2026-05-01T10:00:00Z,\n")
+    (tmp_path / "incidents_again.csv").write_text(
+        header + "INC-1,Latency,SEV2,2026-05-01T10:00:00Z,\n"
+    )
     with wh.writer() as w:
         r = w.ingest(tmp_path / "incidents_again.csv")
     assert (r.rows_accepted, r.rows_duplicate) == (0, 1)
