@@ -130,6 +130,5 @@ def test_edited_migration_is_refused(tmp_path: Path, monkeypatch) -> None:
     first = sorted(copy.glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- edited\n")
     monkeypatch.setattr(store, "MIGRATIONS", copy)
-    with pytest.raises(store.WarehouseError, match="was edited after it was applied"):
-        with wh.writer():
-            pass
+    with pytest.raises(store.WarehouseError, match="was edited after it was applied"), wh.writer():
+        pass
