@@ -20,10 +20,12 @@ from __future__ import annotations
 import bisect
 import contextlib
 import csv
+import hashlib
+import io
 import json
 import os
 import re
-import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -37,7 +39,7 @@ from warehouse import audit, pii
 from warehouse.errors import IngestError, WarehouseError
 from warehouse.kinds import EVENT_COLUMNS, KINDS, Column, Kind
 from warehouse.spec import ModelSpec, SpecError, load_spec, parse_spec
-from warehouse.store import _atomic_write, apply_migrations, file_sha256
+from warehouse.store import _atomic_write, apply_migrations
 from warehouse.version import code_version
 
 if TYPE_CHECKING:
@@ -112,25 +114,24 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _detect_format(path: Path) -> str:
-    name = path.name.lower()
+def _detect_format(path: Path, display: str) -> str:
+    name = display.lower()
     if name.endswith(COMPRESSED):
         raise IngestError(
-            f"{path.name}: compressed files are not accepted; decompress it first "
+            f"{display}: compressed files are not accepted; decompress it first "
             "(this keeps the size and content checks honest)"
         )
-    fmt = EXTENSIONS.get(path.suffix.lower())
+    suffix = Path(display).suffix.lower()
+    fmt = EXTENSIONS.get(suffix)
     if fmt is None:
-        raise IngestError(
-            f"{path.name}: unknown file type {path.suffix!r}; use .csv, .parquet or .jsonl"
-        )
+        raise IngestError(f"{display}: unknown file type {suffix!r}; use .csv, .parquet or .jsonl")
     with open(path, "rb") as f:
         head = f.read(4)
     is_parquet = head == b"PAR1"
     if fmt == "parquet" and not is_parquet:
-        raise IngestError(f"{path.name}: not a Parquet file (no PAR1 magic bytes)")
+        raise IngestError(f"{display}: not a Parquet file (no PAR1 magic bytes)")
     if fmt != "parquet" and is_parquet:
-        raise IngestError(f"{path.name}: this is a Parquet file; name it .parquet")
+        raise IngestError(f"{display}: this is a Parquet file; name it .parquet")
     return fmt
 
 
@@ -426,14 +427,14 @@ class Writer:
                 raise IngestError(f"{display}: the file is empty")
             if size > MAX_FILE_BYTES:
                 raise IngestError(f"{display}: larger than {MAX_FILE_BYTES} bytes")
-            fmt = _detect_format(path)
-            sha, size = file_sha256(path)
+            fmt = _detect_format(path, display)
+            sha, size, landing = self._land(path, fmt)
         except IngestError as e:
             self._refused(display, None, str(e))
             raise
         try:
             return self._ingest(
-                path, display, fmt, sha, size, kind, model, allow_extra_columns, started, t0
+                landing, display, fmt, sha, size, kind, model, allow_extra_columns, started, t0
             )
         except IngestError as e:
             self._refused(display, sha, str(e))
@@ -480,13 +481,13 @@ class Writer:
         return Receipt(*b[:11], quarantine_reasons=reasons, ignored_columns=list(b[11] or []))
 
     def _resolve_kind(
-        self, path: Path, columns: list[str], kind: str | None, model: str | None
+        self, display: str, columns: list[str], kind: str | None, model: str | None
     ) -> Kind:
         if kind is not None:
             if kind not in KINDS:
                 raise IngestError(f"unknown kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
             return KINDS[kind]
-        stem = path.stem.lower()
+        stem = Path(display).stem.lower()
         for name in sorted(KINDS, key=len, reverse=True):
             if stem == name or stem.startswith(name + "_") or stem.startswith(name + "-"):
                 return KINDS[name]
@@ -497,8 +498,7 @@ class Writer:
         if model is not None and not matches:
             return KINDS["events"]
         raise IngestError(
-            f"{path.name}: cannot tell what this file holds; pass --kind "
-            f"({', '.join(sorted(KINDS))})"
+            f"{display}: cannot tell what this file holds; pass --kind ({', '.join(sorted(KINDS))})"
         )
 
     def _ingest(
@@ -515,8 +515,9 @@ class Writer:
         t0: float,
     ) -> Receipt:
         self._scan += 1
+        self._display = display
         columns = self._file_columns(path, display, fmt)
-        kind = self._resolve_kind(path, columns, kind_name, model)
+        kind = self._resolve_kind(display, columns, kind_name, model)
         spec: ModelSpec | None = None
         if not kind.model_bound and model is not None:
             raise IngestError(
@@ -536,7 +537,7 @@ class Writer:
             prior.seconds = round(time.perf_counter() - t0, 4)
             return prior
 
-        targets = self._targets(kind, spec, model)
+        targets = self._targets(kind, spec)
         sources = {t.source for t in targets}
         missing = sorted(
             {t.source for t in targets if t.rule.required and t.source not in columns}
@@ -560,17 +561,18 @@ class Writer:
         if kind.model_bound and model is None and not has_model_col:
             raise IngestError(f"{display}: {kind.name} need --model or a 'model' column")
 
-        landing = self._land(path, sha, fmt)
-        rejected = self._stage(path, fmt, columns)
-        rows_read = self._one("SELECT count(*) FROM _attest_raw") + len(rejected)
+        landing = path
+        rejected = self._stage(path, fmt, columns, present)
+        rows_read = self._rows_staged + len(rejected)
         if rows_read == 0:
             raise IngestError(f"{display}: no data rows (header only?)")
 
         self._validate(fmt, kind, present, model, has_model_col)
         batch_id = self._next_batch()
-        quarantine = self._quarantine_rows(path, fmt, rejected)
-        accepted = self._one("SELECT count(*) FROM _attest_valid WHERE _dup IS NULL")
-        dup = self._one("SELECT count(*) FROM _attest_valid WHERE _dup IS NOT NULL")
+        quarantine = self._quarantine_rows(path, fmt, present, rejected)
+        bad = self._one("SELECT count(*) FROM _attest_bad")
+        dup = self._one("SELECT count(*) FROM _attest_dups")
+        accepted = self._rows_staged - bad - dup
         n_quarantined = len(quarantine)
         if accepted + n_quarantined != rows_read:
             raise WarehouseError(
@@ -650,17 +652,35 @@ class Writer:
         name = f"{receipt.batch_id:08d}-{receipt.file_sha256[:16]}.json"
         _atomic_write(self.wh.paths.receipts / name, json.dumps(receipt.to_dict(), indent=2))
 
-    def _land(self, path: Path, sha: str, fmt: str) -> Path:
-        """Keep the exact bytes, read-only, named by their hash (never the user's name)."""
-        dest = self.wh.paths.landing / f"{sha}.{fmt}"
-        if not dest.exists():
-            tmp = dest.with_name(dest.name + ".part")
-            shutil.copyfile(path, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, dest)
-        return dest
+    def _land(self, path: Path, fmt: str) -> tuple[str, int, Path]:
+        """Copy the exact bytes to landing/<sha256>.<fmt>, read-only, hashing them on the way.
+
+        Everything after this reads the landed copy, so what was validated is what was hashed,
+        even if the original changes meanwhile; the user's file name is never used on disk.
+        """
+        h = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self.wh.paths.landing, suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+                while block := src.read(1 << 20):
+                    h.update(block)
+                    dst.write(block)
+                    size += len(block)
+                dst.flush()
+                os.fsync(dst.fileno())
+            sha = h.hexdigest()
+            dest = self.wh.paths.landing / f"{sha}.{fmt}"
+            if dest.exists():
+                tmp.unlink()
+            else:
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return sha, size, dest
 
     # ----- reading files -------------------------------------------------------------------
     def _file_columns(self, path: Path, display: str, fmt: str) -> list[str]:
@@ -741,15 +761,38 @@ class Writer:
             )
         )
 
-    def _stage(self, path: Path, fmt: str, columns: list[str]) -> list[tuple[int, str, str, str]]:
-        """Load rows into _attest_raw (file order); return structurally rejected lines."""
+    def _stage(
+        self, path: Path, fmt: str, columns: list[str], present: list[_Target]
+    ) -> list[tuple[int, str | None, str, str, str]]:
+        """Make the rows readable in file order; return the rows the reader itself rejected.
+
+        Parquet is read in place (it carries its row numbers). CSV is parsed once, in parallel,
+        straight into the types the contract asks for; a value that does not convert rejects its
+        row with line and column. JSONL lines are parsed once into text columns.
+        Every source exposes ``_ord``, the record's position in the file.
+        """
         rej = f"_attest_rej{self._scan}"
+        if fmt == "parquet":
+            self._raw_from = (
+                f"(SELECT file_row_number AS _ord, * EXCLUDE (file_row_number) "
+                f"FROM read_parquet({_lit(str(path))}, file_row_number=true))"
+            )
+            try:
+                self._rows_staged = self._one(f"SELECT count(*) FROM {self._raw_from}")
+            except duckdb.Error as e:
+                raise IngestError(
+                    f"{self._display}: cannot read Parquet data (truncated or corrupt): "
+                    f"{str(e).splitlines()[0][:200]}"
+                ) from None
+            return []
+        self._csv_header = columns if fmt == "csv" else None
         if fmt == "csv":
-            spec = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in columns) + "}"
+            read_as = {t.source: _CSV_READ_TYPE.get(t.rule.type, "VARCHAR") for t in present}
+            spec = "{" + ", ".join(f"{_lit(c)}: '{read_as.get(c, 'VARCHAR')}'" for c in columns)
             try:
                 self.con.execute(
                     "CREATE TEMP TABLE _attest_raw AS SELECT * FROM read_csv(?, "
-                    f"columns={spec}, header=true, auto_detect=false, delim=',', quote='\"', "
+                    f"columns={spec}}}, header=true, auto_detect=false, delim=',', quote='\"', "
                     "escape='\"', store_rejects=true, "
                     f"rejects_table='{rej}', rejects_scan='_attest_rejscan{self._scan}', "
                     f"max_line_size={MAX_LINE_BYTES}, encoding='utf-8', strict_mode=true)",
@@ -757,40 +800,43 @@ class Writer:
                 )
             except duckdb.Error as e:
                 raise IngestError(
-                    f"{path.name}: cannot parse as CSV: {str(e).splitlines()[0][:200]}"
+                    f"{self._display}: cannot parse as CSV: {str(e).splitlines()[0][:200]}"
                 ) from None
-        elif fmt == "parquet":
-            try:
-                self.con.execute(
-                    "CREATE TEMP TABLE _attest_raw AS SELECT * EXCLUDE (file_row_number), "
-                    "file_row_number AS _attest_row FROM read_parquet(?, file_row_number=true)",
-                    [str(path)],
-                )
-            except duckdb.Error as e:
-                raise IngestError(
-                    f"{path.name}: cannot read Parquet data (truncated or corrupt): "
-                    f"{str(e).splitlines()[0][:200]}"
-                ) from None
-            return []
         else:
             self._read_lines(path)
-            self.con.execute(
-                "CREATE TEMP TABLE _attest_raw AS SELECT line FROM _attest_lines "
-                "WHERE line IS NOT NULL AND trim(line) <> '' ORDER BY rowid"
+            extract = ", ".join(
+                f"CASE WHEN _ok THEN _j[{i + 1}] END AS {_q(c)}" for i, c in enumerate(columns)
             )
-        # Structural rejects (encoding, column count, line too long), with their line numbers.
+            paths = "[" + ", ".join(_lit(_json_path(c)) for c in columns) + "]"
+            self.con.execute(
+                f"CREATE TEMP TABLE _attest_raw AS SELECT line, _ok AS _row_ok"
+                f"{', ' + extract if extract else ''} FROM (SELECT line, _ok, "
+                f"CASE WHEN _ok THEN json_extract_string(line, {paths}) END AS _j "
+                f"FROM (SELECT line, {_IS_OBJECT} AS _ok, rowid AS r FROM _attest_lines "
+                "WHERE line IS NOT NULL AND trim(line) <> '') ORDER BY r)"
+            )
+        self._raw_from = "(SELECT rowid AS _ord, * FROM _attest_raw)"
+        self._rows_staged = self._one("SELECT count(*) FROM _attest_raw")
+        # Rows the reader rejected (encoding, column count, line length, conversion).
+        rows = self.con.execute(
+            f"SELECT coalesce(min(byte_position), -CAST(min(line) AS BIGINT)), min(column_name), min(error_type), "
+            f"string_agg(error_message, '; ' ORDER BY column_idx), min(csv_line) FROM {rej} "
+            "GROUP BY line ORDER BY 1"
+        ).fetchall()
+        # The reader's own line count ignores newlines inside quoted fields; the byte position
+        # of the record does not, so physical lines are counted from it.
+        lines = _lines_at_bytes(path, [int(r[0]) for r in rows if r[0] >= 0])
+        lines = [-int(r[0]) if r[0] < 0 else lines.pop(0) for r in rows]
         return [
-            (int(r[0]), r[1], r[2] or "", (r[3] or "")[: RAW_RECORD_CHARS + 1])
-            for r in self.con.execute(
-                f"SELECT line, error_type, error_message, csv_line FROM {rej} ORDER BY line"
-            ).fetchall()
+            (line, r[1], r[2], r[3] or "", (r[4] or "").strip("\r\n")[: RAW_RECORD_CHARS + 1])
+            for line, r in zip(lines, rows, strict=True)
         ]
 
     # ----- validation ------------------------------------------------------------------------
-    def _targets(self, kind: Kind, spec: ModelSpec | None, model: str | None) -> list[_Target]:
-        out: list[_Target] = []
+    def _targets(self, kind: Kind, spec: ModelSpec | None) -> list[_Target]:
         if spec is None:
             return [_Target(c.name, c.name, c, "kind") for c in kind.columns]
+        out: list[_Target] = []
         for c in EVENT_COLUMNS:
             if spec.task == "llm" or c.name not in _LLM_ONLY:
                 out.append(_Target(c.name, spec.file_column(c.name), c, "kind"))
@@ -805,24 +851,8 @@ class Writer:
         for cls, col in spec.probabilities.items():
             out.append(_Target(cls, col, Column(cls, "probability"), "proba"))
         if spec.label_column:
-            out.append(
-                _Target(
-                    "label",
-                    spec.label_column,
-                    Column("label", "double" if spec.task == "regression" else "str"),
-                    "label",
-                )
-            )
-        return out
-
-    def _source_exprs(self, fmt: str, present: list[_Target]) -> dict[str, str]:
-        if fmt != "jsonl":
-            return {t.slot: _q(t.source) for t in present}
-        paths = [_json_path(t.source) for t in present]
-        self._json_paths = "[" + ", ".join(_lit(p) for p in paths) + "]"
-        out = {}
-        for i, t in enumerate(present):
-            out[t.slot] = f"_j[{i + 1}]"
+            label_type = "double" if spec.task == "regression" else "str"
+            out.append(_Target("label", spec.label_column, Column("label", label_type), "label"))
         return out
 
     def _validate(
@@ -833,78 +863,67 @@ class Writer:
         model: str | None,
         has_model_col: bool,
     ) -> None:
-        """Build _attest_valid: typed values, the first error per row, duplicate markers."""
-        src = self._source_exprs(fmt, present)
-        values, errors = [], []
-        for t in present:
-            v, e = _rules(t, src[t.slot], fmt)
-            values.append(f"{v} AS {_q(t.slot)}")
-            errors.append((t.source, e))
-        if has_model_col:
-            mexpr = _q("model") if fmt != "jsonl" else "json_extract_string(line, '$.model')"
-            values.append(f"CAST({mexpr} AS VARCHAR) AS _model")
-            known = "(SELECT DISTINCT model_id FROM models)"
-            errors.append(
-                (
-                    "model",
-                    f"CASE WHEN {mexpr} IS NULL THEN 'missing value' "
-                    f"WHEN CAST({mexpr} AS VARCHAR) NOT IN {known} THEN "
-                    f"'model is not registered: ' || left(CAST({mexpr} AS VARCHAR), 80) END",
-                )
-            )
-        else:
-            values.append(f"{_lit(model) if model else 'NULL'}::VARCHAR AS _model")
-        if errors:
-            err_col = (
-                "CASE "
-                + " ".join(f"WHEN {e} IS NOT NULL THEN {_lit(c)}" for c, e in errors)
-                + " END"
-            )
-            parts = ", ".join(
-                f"CASE WHEN {e} IS NOT NULL THEN {_lit(c)} || ': ' || {e} END" for c, e in errors
-            )
-            err_msg = f"nullif(concat_ws('; ', {parts}), '')"
-        else:
-            err_col = err_msg = "NULL"
-        if fmt == "jsonl":
-            base = (
-                "SELECT rowid AS _ord, "
-                f"{_IS_OBJECT} AS _row_ok, "
-                f"CASE WHEN {_IS_OBJECT} "
-                f"THEN json_extract_string(line, {self._json_paths}) END AS _j, * "
-                "FROM _attest_raw"
-            )
-        else:
-            order = "_attest_row" if fmt == "parquet" else "rowid"
-            base = f"SELECT {order} AS _ord, true AS _row_ok, * FROM _attest_raw"
-        self.con.execute(
-            "CREATE TEMP TABLE _attest_checked AS SELECT _ord, "
-            f"CASE WHEN _row_ok THEN {err_col} END AS _err_col, "
-            f"CASE WHEN NOT _row_ok THEN 'not a JSON object' ELSE {err_msg} END AS _err_msg, "
-            "CASE WHEN NOT _row_ok THEN 'json' ELSE 'invalid_value' END AS _err_type, "
-            + ", ".join(values)
-            + f" FROM ({base}) AS _b"
+        """Find the bad rows (_attest_bad) and the duplicates (_attest_dups).
+
+        ``self._typed`` is a subquery giving every row's typed values; inserts read it later
+        (only the columns they need), minus the bad rows and duplicates. Errors are only spelled
+        out for rows that fail: CASE evaluates its branches lazily.
+        """
+        rules = [_rule(t, fmt, i) for i, t in enumerate(present)]
+        given = f"{_lit(model) if model else 'NULL'}::VARCHAR"
+        model_src = _q("model") if has_model_col else given
+        row_ok = "_row_ok" if fmt == "jsonl" else "true"
+        a = "".join(f", {_q(t.source)} AS _s{i}" for i, t in enumerate(present))
+        b = "".join(f", {r.helper} AS _n{i}" for i, r in enumerate(rules) if r.helper)
+        c = "".join(f", {r.value} AS {_q(t.slot)}" for r, t in zip(rules, present, strict=True))
+        self._typed = (
+            f"(SELECT *{c} FROM (SELECT *{b} FROM (SELECT _ord, {row_ok} AS _row_ok, "
+            f"CAST({model_src} AS VARCHAR) AS _model{a} FROM {self._raw_from})))"
         )
-        self._raw_expr = self._raw_record_sql(fmt, present)
-        # Duplicates: within the file (the first occurrence is kept) and against stored rows.
-        slots_present = {t.slot for t in present}
+        d = "".join(f", {r.error} AS _e{i}" for i, r in enumerate(rules))
+        model_err = (
+            "CASE WHEN _model IS NULL THEN 'missing value' "
+            "WHEN _model NOT IN (SELECT model_id FROM models) "
+            "THEN 'model is not registered: ' || left(_model, 80) END"
+            if has_model_col
+            else "NULL"
+        )
+        errs = ", ".join([f"_e{i}" for i in range(len(rules))] + ["_e_model"])
+        self.con.execute(
+            "CREATE TEMP TABLE _attest_bad AS SELECT * FROM ("
+            f"SELECT _ord, _row_ok{d}, {model_err} AS _e_model FROM {self._typed}) "
+            f"WHERE NOT _row_ok OR coalesce({errs}) IS NOT NULL"
+        )
+        self._find_duplicates(kind, present)
+
+    def _good(self) -> str:
+        """The typed rows that are neither bad nor duplicates."""
+        return (
+            f"(SELECT * FROM {self._typed} ANTI JOIN _attest_bad USING (_ord) "
+            "ANTI JOIN _attest_dups USING (_ord))"
+        )
+
+    def _find_duplicates(self, kind: Kind, present: list[_Target]) -> None:
+        """_attest_dups: rows repeating a key earlier in the file or already stored."""
+        slots = {t.slot for t in present}
         key = kind.dedupe_on or tuple(t.name for t in present if t.role == "kind")
-        key_slots = [f"kind__{k}" for k in key if f"kind__{k}" in slots_present]
-        part = ", ".join(["c._model", *(f"c.{_q(k)}" for k in key_slots)])
-        stored = self._stored_key_sql(kind, key_slots)
-        join = " AND ".join(
-            ["s._model IS NOT DISTINCT FROM c._model"]
-            + [f"s.{_q(k)} IS NOT DISTINCT FROM c.{_q(k)}" for k in key_slots]
+        key_slots = [f"kind__{k}" for k in key if f"kind__{k}" in slots]
+        cols = ", ".join(["_model", *map(_q, key_slots)])
+        on = " AND ".join(
+            f"k.{c} IS NOT DISTINCT FROM x.{c}" for c in ["_model", *map(_q, key_slots)]
         )
         self.con.execute(
-            "CREATE TEMP TABLE _attest_valid AS SELECT *, "
-            "CASE WHEN _first_ord <> _ord "
-            "THEN 'repeated in this file (first at record ' || (_first_ord + 1) || ')' "
-            "WHEN _stored_batch IS NOT NULL THEN 'already stored by batch ' || _stored_batch "
-            "END AS _dup FROM (SELECT c.*, "
-            f"min(c._ord) OVER (PARTITION BY {part}) AS _first_ord, s._stored_batch "
-            f"FROM _attest_checked c LEFT JOIN ({stored}) s ON {join} "
-            "WHERE c._err_msg IS NULL)"
+            "CREATE TEMP TABLE _attest_dups AS "
+            f"WITH keyed AS (SELECT _ord, {cols} FROM {self._typed} "
+            "ANTI JOIN _attest_bad USING (_ord)), "
+            f"firsts AS (SELECT {cols}, min(_ord) AS _first FROM keyed GROUP BY ALL "
+            "HAVING count(*) > 1), "
+            f"stored AS ({self._stored_key_sql(kind, key_slots)}) "
+            "SELECT _ord, min(_dup) AS _dup FROM ("
+            "SELECT k._ord, 'repeated in this file (first at record ' || (x._first + 1) || ')' "
+            f"AS _dup FROM keyed k JOIN firsts x ON {on} WHERE k._ord <> x._first "
+            "UNION ALL SELECT k._ord, 'already stored by batch ' || x._stored_batch "
+            f"FROM keyed k JOIN stored x ON {on}) GROUP BY _ord"
         )
 
     def _stored_key_sql(self, kind: Kind, key_slots: list[str]) -> str:
@@ -913,12 +932,12 @@ class Writer:
         select = [f"{_q(table_cols[s.split('__', 1)[1]])} AS {_q(s)}" for s in key_slots]
         model_col = "model_id" if kind.model_bound else "NULL"
         # A semi-join on the first key column keeps this cheap on large fact tables.
-        first = key_slots[0] if key_slots else None
         where = ""
-        if first and kind.column(first.split("__", 1)[1]).required:
+        if key_slots and kind.column(key_slots[0].split("__", 1)[1]).required:
+            first = key_slots[0]
             where = (
                 f" WHERE {_q(table_cols[first.split('__', 1)[1]])} IN "
-                f"(SELECT {_q(first)} FROM _attest_checked)"
+                f"(SELECT {_q(first)} FROM keyed)"
             )
         return (
             f"SELECT {model_col} AS _model{''.join(', ' + x for x in select)}, "
@@ -953,26 +972,59 @@ class Writer:
         )
         return pii.scrub_sql(f"json_object({pairs})::VARCHAR")
 
+    def _mask_line(self, raw: str, fmt: str, present: list[_Target]) -> str:
+        """Tokenise subject ids in a rejected CSV line when it still parses; scrub free text."""
+        subjects = {t.source: t.name for t in present if t.rule.type == "subject"}
+        if fmt == "csv" and subjects and self._csv_header:
+            try:
+                fields = next(csv.reader([raw]))
+            except (csv.Error, StopIteration):
+                fields = []
+            if len(fields) == len(self._csv_header):
+                for i, name in enumerate(self._csv_header):
+                    if name in subjects and fields[i].strip():
+                        purpose = PSEUDONYM_PURPOSE[subjects[name]]
+                        fields[i] = self._key.token(purpose, fields[i])
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="").writerow(fields)
+                raw = buf.getvalue()
+        # A malformed line cannot be split into fields; its free-text PII is still scrubbed.
+        return pii.scrub_text(raw)
+
     def _quarantine_rows(
-        self, path: Path, fmt: str, rejected: list[tuple[int, str, str, str]]
+        self,
+        path: Path,
+        fmt: str,
+        present: list[_Target],
+        rejected: list[tuple[int, str | None, str, str, str]],
     ) -> list[list[Any]]:
         """Rows for the quarantine table: [line, column, error_type, message, raw, truncated]."""
         out: list[list[Any]] = []
-        for line, etype, msg, raw in rejected:
+        rules = {t.source: t.rule for t in present}
+        for line, column, etype, msg, raw in rejected:
+            if etype == "CAST" and column in rules:
+                msg = _cast_message(column, rules[column], msg)
             truncated = len(raw) > RAW_RECORD_CHARS
-            # Subject ids cannot be located in a malformed line; free-text PII is scrubbed.
-            raw = pii.scrub_text(raw[:RAW_RECORD_CHARS])
-            out.append([line, None, _error_type(etype), msg[:1000], raw, truncated])
-        order = {"parquet": "_attest_row", "csv": "rowid", "jsonl": "rowid"}[fmt]
+            raw = self._mask_line(raw[:RAW_RECORD_CHARS], fmt, present)
+            out.append([line, column, _error_type(etype), msg[:1000], raw, truncated])
+        names = [t.source for t in present] + ["model"]
+        errs = [f"_e{i}" for i in range(len(present))] + ["_e_model"]
+        pairs = list(zip(errs, names, strict=True))
+        err_col = " ".join(f"WHEN {e} IS NOT NULL THEN {_lit(n)}" for e, n in pairs)
+        err_msg = ", ".join(
+            f"CASE WHEN {e} IS NOT NULL THEN {_lit(n + ': ')} || {e} END" for e, n in pairs
+        )
+        raw_expr = self._raw_record_sql(fmt, present)
         bad = self.con.execute(
-            "SELECT x._ord, x._err_col, x._err_type, x._msg, "
-            f"left({self._raw_expr}, {RAW_RECORD_CHARS + 1}) "
-            "FROM (SELECT _ord, _err_col, _err_type, _err_msg AS _msg FROM _attest_checked "
-            "WHERE _err_msg IS NOT NULL UNION ALL SELECT _ord, NULL, 'duplicate', _dup "
-            "FROM _attest_valid WHERE _dup IS NOT NULL) x "
-            f"JOIN (SELECT {order} AS _ord, * FROM _attest_raw) r ON r._ord = x._ord "
-            "ORDER BY x._ord",
-            _used(self._raw_expr, self._pad_params()),
+            "SELECT x._ord, x._col, x._type, x._msg, "
+            f"left({raw_expr}, {RAW_RECORD_CHARS + 1}) FROM ("
+            f"SELECT _ord, CASE WHEN NOT _row_ok THEN NULL {err_col} END AS _col, "
+            "CASE WHEN _row_ok THEN 'invalid_value' ELSE 'json' END AS _type, "
+            "CASE WHEN NOT _row_ok THEN 'not a JSON object' "
+            f"ELSE concat_ws('; ', {err_msg}) END AS _msg FROM _attest_bad "
+            "UNION ALL SELECT _ord, NULL, 'duplicate', _dup FROM _attest_dups) x "
+            f"JOIN {self._raw_from} r ON r._ord = x._ord ORDER BY x._ord",
+            _used(raw_expr, self._pad_params()),
         ).fetchall()
         if not bad:
             return sorted(out, key=lambda r: r[0])
@@ -1154,10 +1206,9 @@ class Writer:
         used = _used(" ".join(cols.values()), params)
         names = ", ".join(_q(c) for c in cols)
         exprs = ", ".join(cols.values())
-        cond = f" AND ({where})" if where else ""
         self.con.execute(
-            f"INSERT INTO {table} ({names}) SELECT {exprs} FROM _attest_valid "
-            f"WHERE _dup IS NULL{cond} ORDER BY _ord",
+            f"INSERT INTO {table} ({names}) SELECT {exprs} FROM {self._good()}"
+            f"{' WHERE ' + where if where else ''}",
             used,
         )
 
@@ -1166,11 +1217,22 @@ class Writer:
             "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE '_attest%'"
         ).fetchall():
             self.con.execute(f"DROP TABLE IF EXISTS temp.{_q(t[0])}")
-        self._json_paths = None
 
 
 # json_type() raises on malformed text, so it must only see lines json_valid() accepted.
 _IS_OBJECT = "(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END)"
+
+# What the CSV reader parses each logical type into (the rules then check the values).
+# Integers are read as DOUBLE because the reader would round "2.5" into a BIGINT silently.
+_CSV_READ_TYPE = {
+    "double": "DOUBLE",
+    "nonneg_double": "DOUBLE",
+    "probability": "DOUBLE",
+    "int": "DOUBLE",
+    "nonneg_int": "DOUBLE",
+    "timestamp": "TIMESTAMPTZ",
+    "date": "DATE",
+}
 
 _LLM_ONLY = {
     "provider",
@@ -1220,6 +1282,46 @@ def _error_type(duckdb_type: str) -> str:
     }.get(duckdb_type, "csv_syntax")
 
 
+_WHAT = {
+    "double": "not a number",
+    "nonneg_double": "not a number",
+    "probability": "not a number",
+    "int": "not an integer",
+    "nonneg_int": "not an integer",
+    "timestamp": "not an ISO 8601 timestamp",
+    "date": "not an ISO date",
+}
+
+
+def _cast_message(column: str, rule: Column, reader_message: str) -> str:
+    """The CSV reader's conversion error, worded like the row checks' messages."""
+    m = re.search(r'Could not convert string "(.*?)" to', reader_message, re.S)
+    if m is None or rule.type not in _WHAT:
+        return reader_message
+    return f"{column}: {_WHAT[rule.type]}: {m.group(1)[:60]}"
+
+
+def _lines_at_bytes(path: Path, positions: list[int]) -> list[int]:
+    """1-based line number of each byte position (positions ascending)."""
+    out: list[int] = []
+    if not positions:
+        return out
+    line, offset, i = 1, 0, 0
+    with open(path, "rb") as f:
+        while i < len(positions):
+            block = f.read(1 << 20)
+            if not block:
+                break
+            end = offset + len(block)
+            while i < len(positions) and positions[i] < end:
+                out.append(line + block.count(b"\n", 0, positions[i] - offset))
+                i += 1
+            line += block.count(b"\n")
+            offset = end
+    out += [line] * (len(positions) - len(out))
+    return out
+
+
 def _nth_line_not_rejected(rowid: int, rejected: list[int]) -> int:
     """1-based line of the rowid-th kept line: the smallest L with L - #rejected<=L == rowid+1."""
     line = rowid + 1
@@ -1252,94 +1354,109 @@ def _csv_record_lines(path: Path, rejected: set[int]) -> list[int]:
     return out
 
 
-def _rules(t: _Target, src: str, fmt: str) -> tuple[str, str]:
-    """(typed value SQL, error message SQL or NULL) for one column of one row."""
+@dataclass(frozen=True)
+class _RuleSQL:
+    """SQL for one column: an optional numeric parse, the typed value, and the error text."""
+
+    helper: str | None
+    value: str
+    error: str
+
+
+def _rule(t: _Target, fmt: str, i: int) -> _RuleSQL:
+    """Validation of column i of a row: src is _s{i}, the numeric parse _n{i}, the value v."""
     c = t.rule
-    s = f"CAST({src} AS VARCHAR)"
-    show = f"left({s}, 60)"
-    typed = fmt == "parquet" and c.type not in ("id", "str", "text", "subject", "flags")
-    null_src = f"{src} IS NULL" if typed else f"nullif(trim({s}), '') IS NULL"
-    missing = f"WHEN {null_src} THEN {_lit('missing value') if c.required else 'NULL'} "
+    s, n, v = f"_s{i}", f"_n{i}", _q(t.slot)
+    text = f"CAST({s} AS VARCHAR)"
+    show = f"left({text}, 60)"
+    blank = f"({s} IS NULL OR trim({text}) = '')"
+    missing = _lit("missing value") if c.required else "NULL"
     limit = MAX_LENGTH.get(c.type)
+
+    def parsed(value: str, ok_checks: str, what: str, helper: str | None = None) -> _RuleSQL:
+        checks = f"CASE {ok_checks} END" if ok_checks else "NULL"
+        return _RuleSQL(
+            helper,
+            value,
+            f"CASE WHEN {v} IS NOT NULL THEN {checks} WHEN {blank} THEN {missing} "
+            f"ELSE {_lit(what + ': ')} || {show} END",
+        )
+
     if c.type in ("id", "str", "text", "subject"):
-        v = f"nullif(trim({s}), '')" if c.type in ("id", "str", "subject") else f"nullif({s}, '')"
-        checks = []
+        value = f"nullif({text}, '')" if c.type == "text" else f"nullif(trim({text}), '')"
+        checks = [f"WHEN {v} IS NULL THEN {missing}"]
         if limit:
-            checks.append(f"WHEN length({s}) > {limit} THEN 'longer than {limit} characters'")
+            checks.append(f"WHEN length({v}) > {limit} THEN 'longer than {limit} characters'")
         if c.type == "id":
             checks.append(
-                f"WHEN regexp_matches({s}, '[\\x00-\\x1f\\x7f]') THEN 'control characters in an id'"
+                f"WHEN regexp_matches({v}, '[\\x00-\\x1f\\x7f]') THEN 'control characters in an id'"
             )
-        if c.choices or t.categories:
-            allowed = c.choices or t.categories
+        allowed = c.choices or t.categories
+        if allowed:
             checks.append(
                 f"WHEN {v} NOT IN ({', '.join(map(_lit, allowed))}) THEN "
-                f"'must be one of {', '.join(allowed)[:200]}; got ' || {show}"
+                f"{_lit('must be one of ' + ', '.join(allowed)[:200] + '; got ')} || {show}"
             )
-        return v, f"CASE {missing}{' '.join(checks)} END"
+        return _RuleSQL(None, value, f"CASE {' '.join(checks)} END")
     if c.type in ("double", "nonneg_double", "probability"):
-        v = f"TRY_CAST({src} AS DOUBLE)" if fmt == "parquet" else f"TRY_CAST(trim({s}) AS DOUBLE)"
-        checks = [
-            f"WHEN {v} IS NULL THEN 'not a number: ' || {show}",
-            f"WHEN NOT isfinite({v}) THEN 'not a finite number: ' || {show}",
-        ]
+        checks = [f"WHEN NOT isfinite({v}) THEN 'not a finite number: ' || {show}"]
         if c.type == "nonneg_double":
             checks.append(f"WHEN {v} < 0 THEN 'negative: ' || {show}")
         if c.type == "probability":
             checks.append(f"WHEN {v} < 0 OR {v} > 1 THEN 'not between 0 and 1: ' || {show}")
-        return v, f"CASE {missing}{' '.join(checks)} END"
+        return parsed(n, " ".join(checks), "not a number", f"TRY_CAST({s} AS DOUBLE)")
     if c.type in ("int", "nonneg_int"):
-        d = f"TRY_CAST(trim({s}) AS DOUBLE)"
-        v = f"CASE WHEN {d} = trunc({d}) AND abs({d}) < 9.0e15 THEN CAST({d} AS BIGINT) END"
-        checks = [f"WHEN {v} IS NULL THEN 'not an integer: ' || {show}"]
-        if c.type == "nonneg_int":
-            checks.append(f"WHEN {v} < 0 THEN 'negative: ' || {show}")
-        return v, f"CASE {missing}{' '.join(checks)} END"
+        value = f"CASE WHEN {n} = trunc({n}) AND abs({n}) < 9.0e15 THEN CAST({n} AS BIGINT) END"
+        checks = f"WHEN {v} < 0 THEN 'negative: ' || {show}" if c.type == "nonneg_int" else ""
+        return parsed(value, checks, "not an integer", f"TRY_CAST({s} AS DOUBLE)")
     if c.type == "bool":
-        low = f"lower(trim({s}))"
-        v = (
+        low = f"lower(trim({text}))"
+        value = (
             f"CASE WHEN {low} IN ({', '.join(map(_lit, TRUE_WORDS))}) THEN true "
             f"WHEN {low} IN ({', '.join(map(_lit, FALSE_WORDS))}) THEN false END"
         )
-        return v, f"CASE {missing}WHEN {v} IS NULL THEN 'not true/false: ' || {show} END"
+        return parsed(value, "", "not true/false")
     if c.type == "timestamp":
-        v = f"TRY_CAST({src} AS TIMESTAMPTZ)" if typed else f"TRY_CAST(trim({s}) AS TIMESTAMPTZ)"
         lo, hi = TIMESTAMP_RANGE
-        return v, (
-            f"CASE {missing}WHEN {v} IS NULL THEN 'not an ISO 8601 timestamp: ' || {show} "
+        checks = (
             f"WHEN {v} < TIMESTAMPTZ '{lo}' OR {v} >= TIMESTAMPTZ '{hi}' "
-            f"THEN 'timestamp out of range {lo}..{hi}: ' || {show} END"
+            f"THEN 'timestamp out of range {lo}..{hi}: ' || {show}"
         )
+        return parsed(f"TRY_CAST({s} AS TIMESTAMPTZ)", checks, "not an ISO 8601 timestamp")
     if c.type == "date":
-        v = f"TRY_CAST(trim({s}) AS DATE)"
-        return v, f"CASE {missing}WHEN {v} IS NULL THEN 'not an ISO date: ' || {show} END"
+        return parsed(f"TRY_CAST({s} AS DATE)", "", "not an ISO date")
     if c.type == "money":
-        d = f"TRY_CAST(trim({s}) AS DOUBLE)"
-        v = f"TRY_CAST(trim({s}) AS DECIMAL(18, 6))"
-        return v, (
-            f"CASE {missing}WHEN {d} IS NULL OR {v} IS NULL THEN 'not an amount: ' || {show} "
-            f"WHEN NOT isfinite({d}) THEN 'not a finite amount: ' || {show} "
-            f"WHEN {d} < 0 THEN 'negative amount: ' || {show} "
-            f"WHEN abs({d} - {v}::DOUBLE) > 1e-9 * greatest(1, abs({d})) "
-            f"THEN 'more than 6 decimals: ' || {show} END"
+        checks = (
+            f"WHEN {v} < 0 THEN 'negative amount: ' || {show} "
+            f"WHEN TRY_CAST({s} AS DECIMAL(38, 12)) IS DISTINCT FROM {v} "
+            f"THEN 'more than 6 decimals: ' || {show}"
         )
+        return parsed(f"TRY_CAST({s} AS DECIMAL(18, 6))", checks, "not an amount")
     if c.type == "flags":
+        split = (
+            f"list_filter(list_transform(regexp_split_to_array({text}, '[;|]'), "
+            "x -> trim(x)), x -> x <> '')"
+        )
         if fmt == "parquet":
-            v = f"list_filter(list_transform(TRY_CAST({src} AS VARCHAR[]), x -> trim(x)), x -> x <> '')"
-            fallback = f"list_filter(list_transform(regexp_split_to_array({s}, '[;|]'), x -> trim(x)), x -> x <> '')"
-            v = f"coalesce({v}, {fallback})"
+            as_list = (
+                f"list_filter(list_transform(TRY_CAST({s} AS VARCHAR[]), x -> trim(x)), "
+                "x -> x <> '')"
+            )
+            value = f"coalesce({as_list}, {split})"
         elif fmt == "jsonl":
-            v = (
-                f"CASE WHEN json_valid({s}) AND json_type({s}) = 'ARRAY' "
-                f"THEN list_filter(list_transform(from_json({s}, '[\"VARCHAR\"]'), x -> trim(x)), "
-                f"x -> x <> '') ELSE list_filter(list_transform(regexp_split_to_array({s}, '[;|]'), "
-                "x -> trim(x)), x -> x <> '') END"
+            value = (
+                f"CASE WHEN json_valid({text}) AND json_type({text}) = 'ARRAY' "
+                f"THEN list_filter(list_transform(from_json({text}, '[\"VARCHAR\"]'), "
+                f"x -> trim(x)), x -> x <> '') ELSE {split} END"
             )
         else:
-            v = f"list_filter(list_transform(regexp_split_to_array({s}, '[;|]'), x -> trim(x)), x -> x <> '')"
-        return f"CASE WHEN {src} IS NULL THEN NULL ELSE {v} END", (
-            f"CASE {missing}WHEN length({s}) > {MAX_LENGTH['flags']} "
-            f"THEN 'longer than {MAX_LENGTH['flags']} characters' END"
+            value = split
+        cap = MAX_LENGTH["flags"]
+        return _RuleSQL(
+            None,
+            f"CASE WHEN {s} IS NULL THEN NULL ELSE {value} END",
+            f"CASE WHEN {blank} THEN {missing} WHEN length({text}) > {cap} "
+            f"THEN 'longer than {cap} characters' END",
         )
     raise AssertionError(f"unhandled type {c.type}")
 
