@@ -1,5 +1,5 @@
 # Two commands do all the set-up: `make run` and `make test`.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -9,18 +9,21 @@ PORT   ?= 8501
 .PHONY: run test lint format bench demo clean browser-deps
 
 $(STAMP): requirements.lock pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11+ or run 'make PYTHON=python3.12 ...'" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: Python 3.11+ is needed ('$(PYTHON)'); run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
-# The demo warehouse is built once (models trained, logs ingested) and reused.
-$(ATTEST_HOME)/CURRENT: | $(STAMP)
+# The demo warehouse is built once (models trained, logs ingested) and reused; `attest sample`
+# writes the marker only after everything is loaded, so an interrupted build is redone.
+DEMO := $(ATTEST_HOME)/demo/.loaded
+$(DEMO): | $(STAMP)
 	$(BIN)/attest sample
 
-demo: $(STAMP) $(ATTEST_HOME)/CURRENT
+demo: $(STAMP) $(DEMO)
 
 run: demo
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address 127.0.0.1

@@ -55,6 +55,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             print(msg, file=sys.stderr, flush=True)
 
     key = build_demo(wh.home, seed=args.seed, events=args.events, progress=progress)
+    (wh.home / "demo" / ".loaded").write_text(json.dumps({"seed": args.seed, "events": args.events}))
     snap = wh.current_snapshot()
     out = {
         "home": str(wh.home),
