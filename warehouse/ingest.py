@@ -1435,26 +1435,26 @@ def _rule(t: _Target, fmt: str, i: int) -> _RuleSQL:
     if c.type == "flags":
         split = (
             f"list_filter(list_transform(regexp_split_to_array({text}, '[;|]'), "
-            "x -> trim(x)), x -> x <> '')"
+            "lambda x: trim(x)), lambda x: x <> '')"
         )
         if fmt == "parquet":
             as_list = (
-                f"list_filter(list_transform(TRY_CAST({s} AS VARCHAR[]), x -> trim(x)), "
-                "x -> x <> '')"
+                f"list_filter(list_transform(TRY_CAST({s} AS VARCHAR[]), lambda x: trim(x)), "
+                "lambda x: x <> '')"
             )
             value = f"coalesce({as_list}, {split})"
         elif fmt == "jsonl":
             value = (
                 f"CASE WHEN json_valid({text}) AND json_type({text}) = 'ARRAY' "
                 f"THEN list_filter(list_transform(from_json({text}, '[\"VARCHAR\"]'), "
-                f"x -> trim(x)), x -> x <> '') ELSE {split} END"
+                f"lambda x: trim(x)), lambda x: x <> '') ELSE {split} END"
             )
         else:
             value = split
         cap = MAX_LENGTH["flags"]
         return _RuleSQL(
             None,
-            f"CASE WHEN {s} IS NULL THEN NULL ELSE {value} END",
+            f"CASE WHEN {s} IS NULL THEN []::VARCHAR[] ELSE {value} END",  # present but empty
             f"CASE WHEN {blank} THEN {missing} WHEN length({text}) > {cap} "
             f"THEN 'longer than {cap} characters' END",
         )

@@ -375,3 +375,77 @@ def test_parquet_with_wrong_types_is_validated(wh: Warehouse, tmp_path: Path) ->
     conserved(r)
     assert (r.rows_accepted, r.rows_quarantined) == (3, 1)
     assert quarantine(wh, r.batch_id)[0][:2] == (2, "open_loans")
+
+
+LLM_SPEC = {
+    "model": "helpdesk-bot",
+    "task": "llm",
+    "version": "2026.05",
+    "columns": {"subject_id": "user", "session_id": "session"},
+}
+LLM_ROWS = [
+    {
+        "request_id": f"c{i}",
+        "ts": f"2026-05-01T10:00:{i:02d}Z",
+        "provider": "acme",
+        "llm_model": "acme-large",
+        "prompt": f"my mail is user{i}@corp.example and card 4000 0000 0000 {i:04d}",
+        "response": "Thanks, I have updated the ticket.",
+        "tokens_in": str(100 + i),
+        "tokens_out": str(20 + i),
+        "latency_ms": "812.5",
+        "status": "ok",
+        "fallback_used": "false",
+        "content_filter_flags": "pii;toxicity" if i % 2 else "",
+        "user": f"user-{i}",
+        "session": f"sess-{i // 2}",
+        "logged_cost": "0.001250",
+    }
+    for i in range(6)
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_llm_calls_are_scrubbed_and_flags_parsed(tmp_path: Path, fmt: str) -> None:
+    wh = Warehouse(tmp_path / "h")
+    with wh.writer() as w:
+        w.register_model(LLM_SPEC)
+    path = tmp_path / f"calls.{fmt}"
+    if fmt == "csv":
+        with open(path, "w", newline="") as f:
+            wr = csv.DictWriter(f, fieldnames=list(LLM_ROWS[0]))
+            wr.writeheader()
+            wr.writerows(LLM_ROWS)
+    else:
+        rows = [
+            {
+                **r,
+                "content_filter_flags": [x for x in r["content_filter_flags"].split(";") if x],
+                "tokens_in": int(r["tokens_in"]),
+                "tokens_out": int(r["tokens_out"]),
+                "latency_ms": float(r["latency_ms"]),
+                "fallback_used": False,
+            }
+            for r in LLM_ROWS
+        ]
+        if fmt == "jsonl":
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        else:
+            pl.DataFrame(rows).write_parquet(path)
+    with wh.writer() as w:
+        r = w.ingest(path, kind="events", model="helpdesk-bot")
+    assert (r.rows_accepted, r.rows_quarantined) == (6, 0), r
+    got = query(
+        wh,
+        "SELECT request_id, prompt_scrubbed, content_filter_flags, content_filtered, tokens_in, "
+        "logged_cost::VARCHAR, subject_token, session_token FROM inference_events ORDER BY 1",
+    )
+    for (rid, prompt, flags, filtered, tokens_in, cost, subj, sess), src in zip(
+        got, LLM_ROWS, strict=True
+    ):
+        assert rid == src["request_id"]
+        assert prompt == "my mail is [EMAIL] and card [CARD]"
+        assert flags == ([] if not src["content_filter_flags"] else ["pii", "toxicity"])
+        assert filtered is bool(flags)
+        assert tokens_in == int(src["tokens_in"]) and cost == "0.001250"
+        assert subj.startswith("s_") and sess.startswith("s_") and subj != sess
