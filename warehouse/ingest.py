@@ -1153,7 +1153,8 @@ class Writer:
             for t in present:
                 if t.role == "feature":
                     fcols[t.name] = _q(t.slot)
-            self._insert_select(f"features.{_q(spec.model)}", fcols, params)
+            if spec.features:  # an LLM without declared features has nothing to add here
+                self._insert_select(f"features.{_q(spec.model)}", fcols, params)
             scols = {
                 "request_id": val("request_id"),
                 "subject_token": val("subject_id"),
@@ -1162,7 +1163,8 @@ class Writer:
             for t in present:
                 if t.role == "sensitive":
                     scols[t.name] = _q(t.slot)
-            self._insert_select(f"sensitive.{_q(spec.model)}", scols, params)
+            if spec.sensitive_attributes:
+                self._insert_select(f"sensitive.{_q(spec.model)}", scols, params)
             if "label__label" in slots:
                 label = _q("label__label")
                 lcols = {
