@@ -695,21 +695,14 @@ class Writer:
                 raise IngestError(f"{display}: the header is not UTF-8") from None
             if not text.strip():
                 raise IngestError(f"{display}: the first line is empty; a header is required")
-            header = next(csv.reader([text.rstrip("\r\n")]))
+            # The reader is given these names, so surrounding spaces in the header are dropped.
+            header = [h.strip() for h in next(csv.reader([text.rstrip("\r\n")]))]
         elif fmt == "parquet":
             try:
-                rows = self.con.execute(
-                    "SELECT name FROM parquet_schema(?) WHERE num_children IS NULL "
-                    "OR num_children = 0 OR converted_type = 'LIST' OR logical_type LIKE '%List%'",
-                    [str(path)],
+                described = self.con.execute(
+                    "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
                 ).fetchall()
-                header = [
-                    r[0]
-                    for r in self.con.execute(
-                        "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
-                    ).fetchall()
-                ]
-                del rows
+                header = [r[0] for r in described]
             except duckdb.Error as e:
                 raise IngestError(
                     f"{display}: not a readable Parquet file (truncated or corrupt): "
@@ -717,12 +710,12 @@ class Writer:
                 ) from None
         else:
             header = self._jsonl_keys(path, display)
-        header = [h.strip() for h in header]
         if len(header) > MAX_COLUMNS:
             raise IngestError(f"{display}: {len(header)} columns; at most {MAX_COLUMNS}")
         if any(not h for h in header):
             raise IngestError(f"{display}: the header has an empty column name")
-        dupes = sorted({h for h in header if header.count(h) > 1})
+        seen: set[str] = set()
+        dupes = sorted({h for h in header if h in seen or seen.add(h)})
         if dupes:
             raise IngestError(f"{display}: duplicate column names: {', '.join(dupes)}")
         return header

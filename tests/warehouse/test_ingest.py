@@ -449,3 +449,19 @@ def test_llm_calls_are_scrubbed_and_flags_parsed(tmp_path: Path, fmt: str) -> No
         assert filtered is bool(flags)
         assert tokens_in == int(src["tokens_in"]) and cost == "0.001250"
         assert subj.startswith("s_") and sess.startswith("s_") and subj != sess
+
+
+def test_hostile_headers_are_refused(wh: Warehouse, tmp_path: Path) -> None:
+    dup = tmp_path / "dup.csv"
+    dup.write_text(",".join([*COLUMNS, "region"]) + "\n" + ",".join(["x"] * 13) + "\n")
+    with pytest.raises(IngestError, match="duplicate column names: region"):
+        ingest(wh, dup)
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(10_000)) + "\n" + "1," * 9_999 + "1\n")
+    with pytest.raises(IngestError, match="10000 columns; at most 2000"):
+        ingest(wh, wide)
+    bom = write_csv(tmp_path / "bom.csv", make_rows(3))
+    assert b"\r\n" in bom.read_bytes()  # the csv module writes CRLF line ends
+    bom.write_bytes(b"\xef\xbb\xbf" + bom.read_bytes())
+    r = ingest(wh, bom)  # a UTF-8 byte-order mark and CRLF line ends are fine
+    assert (r.rows_accepted, r.rows_quarantined) == (3, 0)
