@@ -45,7 +45,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from sample_data.demo import build_demo
-
     from warehouse.store import Warehouse
 
     wh = Warehouse(args.home)
@@ -55,7 +54,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
             print(msg, file=sys.stderr, flush=True)
 
     key = build_demo(wh.home, seed=args.seed, events=args.events, progress=progress)
-    (wh.home / "demo" / ".loaded").write_text(json.dumps({"seed": args.seed, "events": args.events}))
+    (wh.home / "demo" / ".loaded").write_text(
+        json.dumps({"seed": args.seed, "events": args.events})
+    )
     snap = wh.current_snapshot()
     out = {
         "home": str(wh.home),
@@ -96,6 +97,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from warehouse.ingest import IngestError, ingest_files
     from warehouse.store import Warehouse
 
+    if args.source_name and len(args.files) != 1:
+        return _fail("--source-name names one file; give exactly one FILE")
     wh = Warehouse(args.home)
     results = ingest_files(
         wh,
@@ -105,12 +108,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         actor=args.actor,
         allow_extra_columns=args.allow_extra_columns,
         wait_s=args.wait,
+        source_names=[args.source_name] if args.source_name else None,
     )
     out = []
     for path, r in zip(args.files, results, strict=True):
         if isinstance(r, IngestError):
             print(f"attest: error: {r}", file=sys.stderr)
-            out.append({"file_name": os.path.basename(path), "error": str(r)})
+            out.append({"file_name": args.source_name or os.path.basename(path), "error": str(r)})
         else:
             out.append(r.to_dict())
     if args.json:
@@ -190,6 +194,81 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAIL
 
 
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from analytics.kpis import KpiConfig
+    from analytics.scope import Scope, Window, parse_day
+    from analytics.service_health import PARTS, ServiceHealthConfig, service_health
+    from warehouse.store import Warehouse
+
+    try:
+        analysis = Window.days(parse_day(args.date_from, "--from"), parse_day(args.date_to, "--to"))
+        if (args.baseline_from is None) != (args.baseline_to is None):
+            raise ValueError("give both --baseline-from and --baseline-to, or neither")
+        baseline = None
+        if args.baseline_from is not None:
+            baseline = Window.days(
+                parse_day(args.baseline_from, "--baseline-from"),
+                parse_day(args.baseline_to, "--baseline-to"),
+            )
+        segment = []
+        for text in args.segment or ():
+            column, sep, value = text.partition("=")
+            if not sep or not column:
+                raise ValueError(f"--segment: {text!r} is not column=value")
+            segment.append((column, value))
+        parts = [p.strip() for p in args.only.split(",")] if args.only else list(PARTS)
+        wh = Warehouse(args.home)
+        snap = wh.current_snapshot()
+        if snap is None:
+            raise ValueError(f"no warehouse at {wh.home}: run `attest init` or `attest sample`")
+        bound = args.as_of_batch if args.as_of_batch is not None else snap.as_of_batch
+        scope = Scope(
+            model=args.model,
+            analysis=analysis,
+            baseline=baseline,
+            versions=tuple(v.strip() for v in (args.versions or "").split(",") if v.strip()),
+            segment=tuple(segment),
+            as_of_batch=bound,
+        )
+        config = ServiceHealthConfig(kpis=KpiConfig(bucket=args.bucket))
+        with contextlib.closing(wh.connect(snap)) as con:
+            result = service_health(
+                con, scope, config=config, parts=parts, snapshot_id=snap.snapshot_id
+            )
+    except ValueError as e:
+        return _fail(str(e))
+    if args.json:
+        _print_json(result.to_dict())
+        return EXIT_OK
+    _print_health(result)
+    return EXIT_OK
+
+
+def _print_health(result: Any) -> None:
+    """A terse text rendering: KPI changes, SLO status and the findings."""
+    scope = result.scope
+    print(f"{scope.model}: {scope.analysis.label()} against {scope.baseline.label()}")
+    kpis = result.frames.get("kpis")
+    if kpis is not None and kpis.height:
+        print(f"\n{'SLI':<18}{'current':>12}{'baseline':>12}{'change':>12}  significant")
+        for r in kpis.iter_rows(named=True):
+            cells = [r["current"], r["baseline"], r["change"]]
+            text = ["" if v is None else f"{v:,.4g}" for v in cells]
+            sig = {True: "yes", False: "no", None: "-"}[r["significant"]]
+            print(f"{r['sli']:<18}{text[0]:>12}{text[1]:>12}{text[2]:>12}  {sig}")
+    slos = result.frames.get("slos")
+    if slos is not None and slos.height:
+        print(f"\n{'SLO':<44}{'status':>14}{'compliance':>12}{'budget left':>13}")
+        for r in slos.iter_rows(named=True):
+            comp = "" if r["compliance"] is None else f"{r['compliance']:.3%}"
+            left = "" if r["budget_remaining"] is None else f"{r['budget_remaining']:.0%}"
+            print(f"{r['slo_id']:<44}{r['status']:>14}{comp:>12}{left:>13}")
+    if result.findings:
+        print("\nfindings")
+        for f in result.findings:
+            print(f"  [{f.severity}] {f.message}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -237,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore columns the contract does not know (listed in the receipt)",
     )
+    s.add_argument(
+        "--source-name",
+        help="the file's original name, recorded and shown instead of FILE's (one file only)",
+    )
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("status", parents=[common], help="snapshot, row counts, last batches")
@@ -244,6 +327,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("verify-audit", parents=[common], help="verify the hash-chained audit log")
     s.set_defaults(func=cmd_verify_audit)
+
+    s = sub.add_parser(
+        "kpis",
+        parents=[common],
+        help="service health of one model: KPIs, SLOs, control charts, estimated accuracy",
+    )
+    s.add_argument("--model", required=True, help="registered model id")
+    s.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first day")
+    s.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last day")
+    s.add_argument(
+        "--baseline-from",
+        metavar="DATE",
+        help="first baseline day (default: the same number of days just before --from)",
+    )
+    s.add_argument("--baseline-to", metavar="DATE", help="last baseline day")
+    s.add_argument("--versions", help="comma-separated model versions (default: all)")
+    s.add_argument(
+        "--segment", action="append", metavar="COLUMN=VALUE", help="segment filter (repeatable)"
+    )
+    s.add_argument("--as-of-batch", type=int, help="data bound (default: the newest batch)")
+    s.add_argument("--bucket", choices=("hour", "day", "week"), default="day")
+    s.add_argument("--only", help="comma-separated parts: kpis,slo,spc,estimation (default: all)")
+    s.set_defaults(func=cmd_kpis)
     return p
 
 

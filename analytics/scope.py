@@ -88,9 +88,7 @@ class Scope:
     ) -> Scope:
         """The last `days` days up to `latest`, against the `days` days before them."""
         analysis = Window.days(latest - timedelta(days=days - 1), latest)
-        baseline = Window.days(
-            latest - timedelta(days=2 * days - 1), latest - timedelta(days=days)
-        )
+        baseline = Window.days(latest - timedelta(days=2 * days - 1), latest - timedelta(days=days))
         return cls(model=model, analysis=analysis, baseline=baseline, as_of_batch=as_of_batch)
 
 

@@ -11,7 +11,7 @@ pending_page(
             "Cost per request and per 1k tokens; LLM token spend repriced from versioned prices",
             "Quota headroom (tokens and requests per minute)",
         ),
-        planned_in="the costs issue",
+        planned_in="issue #8 (Costs and operations)",
         scope_use="model, analysis and baseline windows, data bound",
     )
 )

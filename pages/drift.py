@@ -11,7 +11,7 @@ pending_page(
             "Prediction and score drift, and label drift where labels exist",
             "Daily drift series with thresholds",
         ),
-        planned_in="the drift issue",
+        planned_in="issue #5 (Drift)",
         scope_use="model, versions, analysis and baseline windows, segment, data bound",
     )
 )

@@ -10,7 +10,7 @@ pending_page(
             "Importance by segment and its change between baseline and analysis windows",
             "Explanations of individual decisions, looked up by request id",
         ),
-        planned_in="the explainability issue",
+        planned_in="issue #7 (Explainability)",
         scope_use="model, versions, analysis and baseline windows, segment, data bound",
     )
 )

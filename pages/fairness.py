@@ -11,7 +11,7 @@ pending_page(
             "Error rates per group (fairlearn MetricFrame), differences and ratios with intervals",
             "Access to sensitive attributes is logged in the audit trail",
         ),
-        planned_in="the fairness issue",
+        planned_in="issue #6 (Fairness)",
         scope_use="model, versions, analysis window, segment, data bound",
     )
 )

@@ -10,7 +10,7 @@ pending_page(
             "Changes with CAB approval, emergency and retrospective approvals, change failure rate",
             "Deployments and version stages on a timeline, rollbacks",
         ),
-        planned_in="the operations issue",
+        planned_in="issue #8 (Costs and operations)",
         scope_use="model, analysis window, data bound",
     )
 )

@@ -12,7 +12,7 @@ pending_page(
             "Each PDF built for the current scope and data bound, with a manifest of every query "
             "and a detached Ed25519 signature (`attest verify`)",
         ),
-        planned_in="the reports issue",
+        planned_in="issue #9 (Evidence: signed PDF reports)",
         scope_use="model, versions, analysis and baseline windows, data bound",
     )
 )

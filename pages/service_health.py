@@ -11,7 +11,7 @@ pending_page(
             "KPI baselines: the analysis window against the baseline window, with intervals",
             "Daily SLI series with the SLO threshold and burn-rate alerts",
         ),
-        planned_in="the KPI & SLO issue",
+        planned_in="issue #4 (Service health)",
         scope_use="model, versions, analysis and baseline windows, segment, data bound",
     )
 )

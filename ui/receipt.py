@@ -25,7 +25,7 @@ FIELDS = {
 def show_receipt(receipt: dict[str, Any], shown_name: str) -> None:
     """Outcome line, row counts, ledger fields and quarantine reasons of one ingested file.
 
-    ``shown_name`` is the user's file name (the CLI only saw the private copy's name).
+    ``shown_name`` is the user's file name (also recorded in the ledger as the source name).
     """
     r = receipt
     name = md_escape(shown_name)

@@ -101,9 +101,12 @@ def ingest_command(
     kind: str | None,
     model: str | None,
     allow_extra_columns: bool,
+    source_name: str | None = None,
 ) -> list[str]:
     """The ``attest ingest`` command line for one saved upload."""
     cmd = [sys.executable, "-m", "cli", "ingest", str(path), "--json", "--home", str(home)]
+    if source_name:
+        cmd += ["--source-name", source_name]
     cmd += ["--actor", ACTOR, "--wait", str(WRITER_WAIT_S)]
     if kind:
         cmd += ["--kind", kind]
@@ -164,11 +167,13 @@ def ingest_upload(
         path = save_upload(src, display_name, workdir, limit_bytes)
         say("Ingesting: validating rows, quarantining bad ones, publishing a snapshot…")
         cmd = ingest_command(
-            path, home, kind=kind, model=model, allow_extra_columns=allow_extra_columns
+            path,
+            home,
+            kind=kind,
+            model=model,
+            allow_extra_columns=allow_extra_columns,
+            source_name=display_name,
         )
-        try:
-            return run_ingest(cmd, cwd=Path(__file__).resolve().parent.parent)
-        except UploadRefused as e:  # the CLI names our private file: say the user's name
-            raise UploadRefused(str(e).replace(path.name, display_name)) from None
+        return run_ingest(cmd, cwd=Path(__file__).resolve().parent.parent)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

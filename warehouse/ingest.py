@@ -418,7 +418,7 @@ class Writer:
         t0 = time.perf_counter()
         started = datetime.now(UTC)
         path = Path(path)
-        display = source_name or path.name
+        display = (source_name or path.name)[:255]
         try:
             if not path.is_file():
                 raise IngestError(f"{display}: no such file")
@@ -737,14 +737,21 @@ class Writer:
     def _read_lines(self, path: Path) -> None:
         if self._table_exists("_attest_lines"):
             return
-        self.con.execute(
-            "CREATE TEMP TABLE _attest_lines AS SELECT line FROM read_csv(?, "
-            "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, delim=chr(30), "
-            "quote='', escape='', store_rejects=true, "
-            f"rejects_table='_attest_rej{self._scan}', rejects_scan='_attest_rejscan{self._scan}', "
-            f"max_line_size={MAX_LINE_BYTES})",
-            [str(path)],
-        )
+        # One row per physical line: only '\n' ends a line (a '\r' before it is JSON
+        # whitespace), nothing is quoted, and the delimiter is a byte JSON text never contains.
+        try:
+            self.con.execute(
+                "CREATE TEMP TABLE _attest_lines AS SELECT line FROM read_csv(?, "
+                "columns={'line': 'VARCHAR'}, header=false, auto_detect=false, delim=chr(30), "
+                "quote='', escape='', new_line='\\n', strict_mode=false, store_rejects=true, "
+                f"rejects_table='_attest_rej{self._scan}', "
+                f"rejects_scan='_attest_rejscan{self._scan}', max_line_size={MAX_LINE_BYTES})",
+                [str(path)],
+            )
+        except duckdb.Error as e:
+            raise IngestError(
+                f"{self._display}: cannot read as JSON lines: {str(e).splitlines()[0][:200]}"
+            ) from None
 
     def _table_exists(self, name: str) -> bool:
         return bool(
@@ -1465,14 +1472,28 @@ def ingest_files(
     actor: str = "cli",
     allow_extra_columns: bool = False,
     wait_s: float = 600.0,
+    source_names: list[str] | None = None,
 ) -> list[Receipt | IngestError]:
-    """Ingest several files under one writer session (one snapshot published at the end)."""
+    """Ingest several files under one writer session (one snapshot published at the end).
+
+    ``source_names`` are the names to record and show instead of the paths' own (uploads).
+    """
+    paths = list(paths)
+    names = source_names or [None] * len(paths)
+    if len(names) != len(paths):
+        raise ValueError("source_names must name every path")
     results: list[Receipt | IngestError] = []
     with warehouse.writer(actor=actor, wait_s=wait_s) as w:
-        for p in paths:
+        for p, name in zip(paths, names, strict=True):
             try:
                 results.append(
-                    w.ingest(p, kind=kind, model=model, allow_extra_columns=allow_extra_columns)
+                    w.ingest(
+                        p,
+                        kind=kind,
+                        model=model,
+                        allow_extra_columns=allow_extra_columns,
+                        source_name=name,
+                    )
                 )
             except IngestError as e:
                 results.append(e)

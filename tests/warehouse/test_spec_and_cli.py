@@ -92,6 +92,23 @@ def test_register_ingest_status_round_trip(tmp_path: Path, capsys) -> None:
     assert [b["batch_id"] for b in status["batches"]] == [2, 1, 0]
 
 
+def test_source_name_is_recorded_for_uploads(tmp_path: Path, capsys) -> None:
+    home = str(tmp_path / "h")
+    spec = tmp_path / "loan.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    assert main(["--home", home, "register", str(spec)]) == 0
+    capsys.readouterr()
+    private = write_csv(tmp_path / "upload-3f2a.csv", make_rows(4))
+    args = ["--home", home, "ingest", str(private), "--model", "loan-risk", "--json"]
+    assert main([*args, "--source-name", "May events.csv"]) == 0
+    assert json.loads(capsys.readouterr().out)["file_name"] == "May events.csv"
+    status = Warehouse(home).status()
+    assert status["batches"][0]["source_name"] == "May events.csv"
+    two = ["--home", home, "ingest", str(private), str(private), "--model", "loan-risk"]
+    assert main([*two, "--source-name", "x.csv"]) == 1
+    assert "exactly one FILE" in capsys.readouterr().err
+
+
 def test_failures_exit_nonzero_with_one_line(tmp_path: Path) -> None:
     home = str(tmp_path / "h")
     r = run_cli("--home", home, "ingest", str(tmp_path / "missing.csv"), "--model", "x")
