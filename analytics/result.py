@@ -26,12 +26,20 @@ def frame_sha256(df: pl.DataFrame, float_digits: int = 12) -> str:
         return hashlib.sha256(b"").hexdigest()
     floats = [c for c, t in df.schema.items() if t in (pl.Float32, pl.Float64)]
     canon = df.with_columns([pl.col(c).round(float_digits) for c in floats])
-    unsortable = [c for c, t in canon.schema.items() if isinstance(t, pl.List | pl.Struct)]
-    keys = [c for c in canon.columns if c not in unsortable]
-    if keys:
-        canon = canon.sort(keys, nulls_last=True)
+    # CSV has no nested values: lists, arrays and structs are hashed as their JSON text.
+    nested = [c for c, t in canon.schema.items() if t.is_nested()]
+    canon = canon.with_columns(
+        [pl.col(c).map_elements(_json_text, return_dtype=pl.String) for c in nested]
+    )
+    canon = canon.sort(canon.columns, nulls_last=True)
     text = canon.write_csv(float_precision=float_digits, datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ")
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
