@@ -236,7 +236,8 @@ def _estimates(
 ) -> pl.DataFrame:
     """Estimate and band over all requests, and over the labelled ones against realised."""
     if hist.height == 0:
-        return pl.DataFrame(schema={k: pl.String for k in keys} | dict(ESTIMATES_SCHEMA))
+        columns = {c: t for c, t in ESTIMATES_SCHEMA.items() if c != "period_start"}
+        return pl.DataFrame(schema={k: pl.String for k in keys} | columns)
     lab = pl.col("labelled")
     out = hist.group_by(keys).agg(
         requests=pl.col("n").sum(),

@@ -237,21 +237,33 @@ def tagged_events(ev: Any, windows: Mapping[str, Window], bucket: Bucket) -> Any
     return parts[0] if len(parts) == 1 else ibis.union(*parts)
 
 
-def latest_labels(rec: Recorder, model_id: str, *, known_at: datetime | None = None) -> Any:
+def latest_labels(
+    rec: Recorder,
+    model_id: str | None,
+    *,
+    known_at: datetime | None = None,
+    requests: Any | None = None,
+) -> Any:
     """One label per request: the latest ``labeled_at`` (ties: the later batch), optionally only
-    among labels that had arrived by ``known_at`` (to see what was known at a time)."""
+    among labels that had arrived by ``known_at`` (to see what was known at a time).
+
+    Columns ``request_id``, ``label``, ``label_value``; with ``model_id=None``, every model's
+    labels, keyed by ``model_id`` and ``request_id`` (both columns). ``requests``: a column of
+    request ids (e.g. the events of a window); only their labels are ranked, which spares the
+    ranking of every other label and gives the same rows for those requests."""
     lab = bounded(rec, "labels")
-    lab = lab.filter((lab.model_id == model_id) & (lab.label.notnull() | lab.label_value.notnull()))
+    has_label = lab.label.notnull() | lab.label_value.notnull()
+    lab = lab.filter(has_label if model_id is None else (lab.model_id == model_id) & has_label)
     if known_at is not None:
         lab = lab.filter(lab.labeled_at < known_at)
-    w = ibis.window(
-        group_by=lab.request_id, order_by=[ibis.desc(lab.labeled_at), ibis.desc(lab.batch_id)]
-    )
-    return (
-        lab.mutate(_rev=ibis.row_number().over(w))
-        .filter(_._rev == 0)
-        .select("request_id", "label", "label_value")
-    )
+    if requests is not None:
+        lab = lab.filter(lab.request_id.isin(requests))
+    keys = [lab.request_id] if model_id is not None else [lab.model_id, lab.request_id]
+    w = ibis.window(group_by=keys, order_by=[ibis.desc(lab.labeled_at), ibis.desc(lab.batch_id)])
+    columns = ["request_id", "label", "label_value"]
+    if model_id is None:
+        columns.insert(0, "model_id")
+    return lab.mutate(_rev=ibis.row_number().over(w)).filter(_._rev == 0).select(*columns)
 
 
 def failed_flag(t: Any, failed_statuses: tuple[str, ...]) -> Any:
@@ -836,10 +848,11 @@ def class_scores(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _quality_stats(s: dict[str, Stat], cm: pl.DataFrame, served: int, cfg: KpiConfig) -> None:
     _classes, m = confusion_matrix(cm)
     n = int(m.sum())
+    if served or n:  # served requests and none labelled yet: a coverage of 0, not "no data"
+        s["label_coverage"] = _prop(n, served) if served else Stat(None, 0)
     if n == 0:
         return
     correct = float(np.trace(m))
-    s["label_coverage"] = _prop(n, served) if served else Stat(None, 0)
     s["accuracy"] = Stat(correct / n, n, correct)
     precision, recall, f1 = class_scores(m)
     s["precision_macro"] = Stat(float(precision.mean()), n)

@@ -1,32 +1,23 @@
-"""The estate at a glance: every model's traffic and headline SLIs against its SLOs, the open
-incidents and the changes deployed, over the analysis window of a scope.
+"""The estate at a glance: every model's traffic and headline SLIs, the health of its SLOs, the
+open incidents and the changes deployed, over the analysis window of a scope.
 
 The overview is estate-wide: it uses the scope's analysis window and data bound, not its model,
-version or segment choices. SLIs are computed in the engine over ``inference_events`` (and the
-latest label of each request); the comparison with ``slo_definitions`` happens on the small
-aggregated frame.
+version or segment choices. Traffic, latency and accuracy are computed in the engine over
+``inference_events`` in the analysis window, with the KPI definitions of ``analytics.kpis``
+(failed = a status in ``FAILED_STATUSES``; accuracy over served requests and their latest label,
+the latest ``labeled_at``, ties to the later batch).
 
-SLOs are evaluated over the scope's analysis window (not each SLO's own ``window_days``), as
-one of two kinds:
-
-- ratio SLOs, measured as a share that must reach the objective: ``availability`` (requests
-  not failed), ``accuracy`` (latest label equals the prediction), ``error_rate`` with a
-  threshold (days whose failed share passes the threshold, "on at least 95% of the days") and
-  ``error_rate`` without one (read like availability). ``breached`` below the objective, ``at
-  risk`` once more than ``AT_RISK_BUDGET_SHARE`` of the error budget ``1 - objective`` is used,
-  else ``met`` (the vocabulary and budget rule of ``analytics.slo``);
-- threshold SLOs, ``latency_pNN``: the window's NN-th percentile (linear interpolation) against
-  the threshold under the SLO's comparator; ``at risk`` within ``1 - AT_RISK_THRESHOLD_SHARE``
-  of it.
-
-``no data`` without requests (or with fewer than ``MIN_LABELLED`` labelled requests for
-accuracy); SLIs this page does not compute (fairness, feedback, ...) are ``not evaluated``.
+SLO health is judged by ``analytics.slo`` (``slo_status``), the same verdict as on the Service
+health page: each SLO over its own window (``window_days``, e.g. 28 days) ending at the end of
+the analysis window, "95% of requests within 300 ms" read as the share of requests within the
+threshold, ``at risk`` once less than 20% of the error budget is left. A model's cell for a
+headline family (availability and error rate; latency; accuracy) is the worst of its SLOs of
+that family; its ``health`` is the worst of all its evaluated SLOs (``no data`` without
+traffic or SLOs to judge, ``no SLO`` with traffic but no SLO).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -35,108 +26,25 @@ import polars as pl
 from ibis import _
 
 from analytics.catalog import bounded, production_versions
+from analytics.kpis import latest_labels, run, served_flag
 from analytics.result import Finding, Recorder, Result
 from analytics.scope import Scope
+from analytics.slo import describe_attainment, slo_status
 
-AT_RISK_BUDGET_SHARE = 0.8  # ratio SLIs: share of the error budget used that turns amber
-AT_RISK_THRESHOLD_SHARE = 0.9  # threshold SLIs: share of the threshold that turns amber
-MIN_LABELLED = 30  # fewer labelled requests than this: accuracy is "no data"
-FAILED_STATUSES = ("error", "timeout")  # a request with another or no status counts as served
-LATENCY_QUANTILES = (50, 90, 95, 99)  # latency_pNN SLIs that can be evaluated
+FAILED_STATUSES = ("error", "timeout")  # as KpiConfig.failed_statuses
+LATENCY_QUANTILES = (50, 90, 95, 99)  # latency_pNN columns of the estate frame
 CLASSIFICATION_TASKS = ("binary", "multiclass")
-
+HEADLINE = {  # estate column -> SLIs whose SLOs decide its status
+    "availability": ("availability", "error_rate", "timeout_rate"),
+    "latency": tuple(f"latency_p{q}" for q in LATENCY_QUANTILES),
+    "accuracy": ("accuracy",),
+}
 STATUS_ORDER = ("breached", "at risk", "met", "no data", "no SLO")  # worst first
-_LATENCY = re.compile(r"^latency_p(\d{2})$")
-
-
-@dataclass(frozen=True)
-class SliValue:
-    """The measured value of one SLI for one model, and how many events it rests on."""
-
-    value: float | None
-    events: int
 
 
 def _worst(statuses: list[str]) -> str:
     present = [s for s in STATUS_ORDER if s in statuses]
     return present[0] if present else "no SLO"
-
-
-def _passes(value: float, threshold: float, comparator: str | None) -> bool:
-    cmp = comparator or "<="
-    return {
-        "<=": value <= threshold,
-        "<": value < threshold,
-        ">=": value >= threshold,
-        ">": value > threshold,
-    }[cmp]
-
-
-def evaluate_slo(
-    kind: str,
-    measured: SliValue,
-    objective: float,
-    threshold: float | None = None,
-    comparator: str | None = None,
-) -> str:
-    """Health of one SLO (``kind`` ratio or threshold) given its measured SLI."""
-    if measured.value is None or measured.events == 0:
-        return "no data"
-    v = measured.value
-    if kind == "ratio":
-        if v < objective:
-            return "breached"
-        budget = 1 - objective
-        used = (1 - v) / budget if budget > 0 else 0.0
-        return "at risk" if used > AT_RISK_BUDGET_SHARE else "met"
-    if threshold is None:
-        return "not evaluated"
-    if not _passes(v, threshold, comparator):
-        return "breached"
-    upper = (comparator or "<=") in ("<=", "<")
-    near = (
-        v >= AT_RISK_THRESHOLD_SHARE * threshold
-        if upper
-        else (v * AT_RISK_THRESHOLD_SHARE <= threshold)
-    )
-    return "at risk" if near else "met"
-
-
-def measure_sli(
-    sli: str,
-    threshold: float | None,
-    comparator: str | None,
-    row: dict[str, Any],
-    daily_failed_share: list[float],
-) -> tuple[str, str, SliValue] | None:
-    """(kind, what is measured, value) of an SLI for one model, or None if not computed here.
-
-    ``row`` is the model's aggregate over the window; ``daily_failed_share`` its failed share
-    on each day with traffic.
-    """
-    requests = row.get("requests") or 0
-    if sli == "availability" or (sli == "error_rate" and threshold is None):
-        return "ratio", "share of requests served", SliValue(row.get("availability"), requests)
-    if sli == "error_rate":
-        days = len(daily_failed_share)
-        good = sum(1 for x in daily_failed_share if _passes(x, threshold, comparator))
-        return (
-            "ratio",
-            "share of days within threshold",
-            SliValue(good / days if days else None, days),
-        )
-    if sli == "accuracy":
-        labelled = row.get("labelled") or 0
-        value = row.get("accuracy") if labelled >= MIN_LABELLED else None
-        return "ratio", "accuracy on labelled requests", SliValue(value, labelled)
-    m = _LATENCY.match(sli)
-    if m and int(m.group(1)) in LATENCY_QUANTILES:
-        return (
-            "threshold",
-            f"p{m.group(1)} latency (ms)",
-            SliValue(row.get(f"latency_p{m.group(1)}_ms"), requests),
-        )
-    return None
 
 
 def _latest(t: Any, key: str, order: list[Any]) -> Any:
@@ -156,7 +64,8 @@ def estate_overview(
     rec = Recorder(con, as_of_batch=scope.as_of_batch, snapshot_id=snapshot_id)
     start, end = scope.analysis.start, scope.analysis.end
 
-    models = rec.run(
+    models = run(
+        rec,
         "models",
         bounded(rec, "models")
         .select("model_id", "display_name", "task", "owner", "team", "risk_tier")
@@ -169,31 +78,36 @@ def estate_overview(
     ev = ev.filter((ev.ts >= start) & (ev.ts < end))
     failed = ev.status.isin(FAILED_STATUSES).ifelse(1, 0)
     quantiles = {f"latency_p{q}_ms": ev.latency_ms.quantile(q / 100) for q in LATENCY_QUANTILES}
-    traffic = rec.run(
+    traffic = run(
+        rec,
         "traffic_and_latency",
         ev.group_by("model_id").aggregate(requests=ev.count(), failed=failed.sum(), **quantiles),
     )
     if scope.baseline is not None:
         base = bounded(rec, "inference_events")
         base = base.filter((base.ts >= scope.baseline.start) & (base.ts < scope.baseline.end))
-        baseline = rec.run(
+        baseline = run(
+            rec,
             "baseline_traffic",
             base.group_by("model_id").aggregate(baseline_requests=base.count()),
         )
     else:
         baseline = pl.DataFrame(schema={"model_id": pl.String, "baseline_requests": pl.Int64})
-    daily = rec.run(
+    daily = run(
+        rec,
         "daily_traffic",
         ev.group_by("model_id", day=ev.ts.date())
         .aggregate(requests=ev.count(), failed=failed.sum())
         .order_by("model_id", "day"),
     )
 
-    labels = _latest_labels(rec)
-    joined = ev.select("model_id", "request_id", "prediction").join(
-        labels, ["model_id", "request_id"]
+    served = ev.filter(served_flag(ev, FAILED_STATUSES) & ev.prediction.notnull())
+    labels = latest_labels(rec, None, requests=served.request_id)
+    joined = served.select("model_id", "request_id", "prediction").join(
+        labels.filter(labels.label.notnull()), ["model_id", "request_id"]
     )
-    acc = rec.run(
+    acc = run(
+        rec,
         "accuracy",
         joined.group_by("model_id").aggregate(
             labelled=joined.count(),
@@ -201,31 +115,12 @@ def estate_overview(
         ),
     )
 
-    slo = bounded(rec, "slo_definitions")
-    slo = _latest(
-        slo.filter(slo.effective_from < end).mutate(_key=slo.model_id.concat("/", slo.slo_id)),
-        "_key",
-        [ibis.desc("effective_from"), ibis.desc("batch_id")],
-    )
-    slos = rec.run(
-        "slo_definitions",
-        slo.select(
-            "model_id",
-            "slo_id",
-            "sli",
-            "objective",
-            "threshold",
-            "comparator",
-            "window_days",
-            "effective_from",
-        ).order_by("model_id", "slo_id"),
-    )
-
     inc = _latest(
         bounded(rec, "incidents"), "incident_id", [ibis.desc("batch_id"), ibis.desc("revision_at")]
     )
     closed_at = ibis.coalesce(inc.resolved_at, inc.closed_at)
-    incidents = rec.run(
+    incidents = run(
+        rec,
         "incidents_open",
         inc.filter((inc.opened_at < end) & (closed_at.isnull() | (closed_at >= end)))
         .select(
@@ -244,7 +139,8 @@ def estate_overview(
     chg = _latest(
         bounded(rec, "changes"), "change_id", [ibis.desc("batch_id"), ibis.desc("revision_at")]
     )
-    changes = rec.run(
+    changes = run(
+        rec,
         "changes_deployed",
         chg.filter((chg.deployed_at >= start) & (chg.deployed_at < end))
         .select(
@@ -275,12 +171,13 @@ def estate_overview(
             accuracy=pl.when(pl.col("labelled") > 0).then(pl.col("correct") / pl.col("labelled")),
         )
     )
-    slo_status = _slo_status(per_model, models, slos, daily)
-    estate = _estate_rows(per_model, slo_status, incidents)
-    findings = _findings(estate, slo_status, incidents, scope)
+    slos = _slo_status(rec, scope)
+    slos = slos.filter(pl.col("model_id").is_in(models["model_id"].to_list()))
+    estate = _estate_rows(per_model, slos, incidents)
+    findings = _findings(estate, slos, incidents, scope)
     frames = {
         "estate": estate,
-        "slo_status": slo_status,
+        "slo_status": slos,
         "daily": daily.with_columns(
             error_rate=pl.when(pl.col("requests") > 0).then(pl.col("failed") / pl.col("requests"))
         ),
@@ -290,87 +187,20 @@ def estate_overview(
     return Result(scope=scope, frames=frames, findings=findings, evidence=rec.evidence)
 
 
-def _latest_labels(rec: Recorder) -> Any:
-    labels = bounded(rec, "labels")
-    w = ibis.window(
-        group_by=[labels.model_id, labels.request_id],
-        order_by=[ibis.desc(labels.batch_id), ibis.desc(labels.labeled_at)],
-    )
-    return (
-        labels.filter(labels.label.notnull())
-        .mutate(_rev=ibis.row_number().over(w))
-        .filter(_._rev == 0)
-        .select("model_id", "request_id", "label")
-    )
-
-
-def _slo_status(
-    per_model: pl.DataFrame, models: pl.DataFrame, slos: pl.DataFrame, daily: pl.DataFrame
-) -> pl.DataFrame:
-    rows = {r["model_id"]: r for r in per_model.iter_rows(named=True)}
-    tasks = dict(zip(models["model_id"], models["task"], strict=True))
-    shares: dict[str, list[float]] = {}
-    for r in daily.filter(pl.col("requests") > 0).iter_rows(named=True):
-        shares.setdefault(r["model_id"], []).append(r["failed"] / r["requests"])
-    out = []
-    for s in slos.iter_rows(named=True):
-        row = rows.get(s["model_id"])
-        if row is None:
-            continue  # an SLO for a model that is not registered under this bound
-        sli = s["sli"]
-        m = (
-            None
-            if sli == "accuracy" and tasks.get(s["model_id"]) not in CLASSIFICATION_TASKS
-            else measure_sli(
-                sli, s["threshold"], s["comparator"], row, shares.get(s["model_id"], [])
-            )
-        )
-        if m is None:
-            kind, what, value, status = None, None, SliValue(None, 0), "not evaluated"
-        else:
-            kind, what, value = m
-            status = evaluate_slo(kind, value, s["objective"], s["threshold"], s["comparator"])
-        out.append(
-            {
-                "model_id": s["model_id"],
-                "slo_id": s["slo_id"],
-                "sli": sli,
-                "objective": s["objective"],
-                "threshold": s["threshold"],
-                "comparator": s["comparator"],
-                "kind": kind,
-                "measured": value.value,
-                "measure": what,
-                "events": value.events if m is not None else None,
-                "status": status,
-            }
-        )
-    schema = {
-        "model_id": pl.String,
-        "slo_id": pl.String,
-        "sli": pl.String,
-        "objective": pl.Float64,
-        "threshold": pl.Float64,
-        "comparator": pl.String,
-        "kind": pl.String,
-        "measured": pl.Float64,
-        "measure": pl.String,
-        "events": pl.Int64,
-        "status": pl.String,
-    }
-    return pl.DataFrame(out, schema=schema)
+def _slo_status(rec: Recorder, scope: Scope) -> pl.DataFrame:
+    """Every model's SLOs as of the end of the analysis window, judged by
+    ``analytics.slo.slo_status`` over all versions and segments (one row per SLO)."""
+    return slo_status(rec, Scope(model=None, analysis=scope.analysis, as_of_batch=rec.as_of_batch))
 
 
 def _headline(slo_status: pl.DataFrame, model_id: str, family: str) -> tuple[str, float | None]:
-    """Worst status among a model's SLOs of one headline family, and the latency threshold."""
-    s = slo_status.filter(pl.col("model_id") == model_id)
-    if family == "availability":
-        s = s.filter(pl.col("sli").is_in(["availability", "error_rate"]))
-    elif family == "latency":
-        s = s.filter(pl.col("sli").str.starts_with("latency_p"))
-    else:
-        s = s.filter(pl.col("sli") == family)
-    s = s.filter(pl.col("status") != "not evaluated")
+    """Worst status among a model's evaluated SLOs of one headline family, and (latency) the
+    threshold of its p95 SLO, else of its first latency SLO."""
+    s = slo_status.filter(
+        (pl.col("model_id") == model_id)
+        & pl.col("sli").is_in(list(HEADLINE[family]))
+        & (pl.col("status") != "not evaluated")
+    )
     if s.height == 0:
         return "no SLO", None
     threshold = None
@@ -389,12 +219,18 @@ def _estate_rows(
     out = []
     for r in per_model.iter_rows(named=True):
         m = r["model_id"]
+        idle = r["requests"] == 0
         avail_status, _t = _headline(slo_status, m, "availability")
         lat_status, lat_threshold = _headline(slo_status, m, "latency")
         acc_status, _t = _headline(slo_status, m, "accuracy")
-        if r["requests"] == 0:
-            avail_status = lat_status = "no data"
-        health = _worst([avail_status, lat_status, acc_status])
+        if idle:  # nothing to show and no SLO to judge: no data rather than no SLO
+            avail_status, lat_status = (
+                "no data" if s == "no SLO" else s for s in (avail_status, lat_status)
+            )
+        judged = slo_status.filter(
+            (pl.col("model_id") == m) & (pl.col("status") != "not evaluated")
+        )["status"].to_list()
+        health = _worst(judged + (["no data"] if idle else []))
         out.append(
             {
                 "model_id": m,
@@ -446,19 +282,17 @@ def _findings(
     out = []
     bad = slo_status.filter(pl.col("status").is_in(["breached", "at risk"]))
     for s in bad.iter_rows(named=True):
-        if s["kind"] == "ratio":
-            text = (
-                f"{s['measure']} {s['measured']:.3%} against an objective of {s['objective']:.3%}"
-            )
-        else:
-            text = (
-                f"{s['measure']} {s['measured']:,.0f} against {s['comparator'] or '<='} "
-                f"{s['threshold']:,.0f}"
-            )
+        budget = (
+            ""
+            if s["budget_remaining"] is None
+            else f"; {s['budget_remaining']:.0%} of the error budget left"
+            if s["budget_remaining"] >= 0
+            else f"; {1 - s['budget_remaining']:.1f}x the error budget used"
+        )
         out.append(
             Finding(
                 "critical" if s["status"] == "breached" else "warning",
-                f"{s['model_id']}: {s['sli']} {s['status']}: {text} over {scope.analysis.label()}",
+                f"{s['model_id']}: {s['sli']} SLO {s['status']}: {describe_attainment(s)}{budget}",
                 subject=s["model_id"],
             )
         )

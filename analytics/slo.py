@@ -1,5 +1,7 @@
 """SLO attainment of one model: compliance and error budget per SLO window, multi-window
-burn-rate alerts, and incident response times (MTTA / MTTR).
+burn-rate alerts, and incident response times (MTTA / MTTR). This is the one place an SLO is
+judged: ``slo_status`` gives the same per-SLO verdict alone (the Overview's SLO health) and
+``judge`` is the verdict on one window.
 
 Objectives come from ``slo_definitions``: per ``slo_id`` the version in effect at a time is the
 latest ``effective_from`` before it (ties: the later batch). Every evaluation (a day of the
@@ -214,6 +216,89 @@ def _ibis_passes(x: Any, threshold: float, comparator: str) -> Any:
     }[comparator]
 
 
+def judge(
+    objective: float, valid: float, bad: float, at_risk_budget_remaining: float = 0.2
+) -> dict[str, Any]:
+    """The verdict on one SLO window with ``valid`` events (or days) of which ``bad`` failed:
+    ``compliance`` = 1 - bad / valid, ``budget_allowed`` = (1 - objective) x valid,
+    ``budget_remaining`` = 1 - bad / allowed (negative once overspent; None without valid
+    events or when the objective allows no failure) and ``status``: ``no data`` without valid
+    events, ``breached`` when compliance < objective, ``at risk`` when less than
+    ``at_risk_budget_remaining`` of the budget is left (an objective of 100% has none), else
+    ``met``."""
+    allowed = (1 - objective) * valid
+    compliance = 1 - bad / valid if valid else None
+    remaining = (1 - bad / allowed) if allowed > 0 else (None if not valid else -math.inf)
+    if not valid:
+        status = "no data"
+    elif compliance is not None and compliance < objective:
+        status = "breached"
+    elif remaining is not None and remaining < at_risk_budget_remaining:
+        status = "at risk"
+    else:
+        status = "met"
+    return {
+        "compliance": compliance,
+        "budget_allowed": allowed,
+        "budget_remaining": remaining if remaining is None or math.isfinite(remaining) else None,
+        "status": status,
+    }
+
+
+_RATE_WORDS = {
+    "error_rate": "error rate",
+    "timeout_rate": "timeout rate",
+    "escalation_rate": "escalation rate",
+    "fallback_rate": "fallback rate",
+    "content_filter_rate": "content-filter rate",
+}
+_WITHIN = {"<=": "within", "<": "under", ">=": "at least", ">": "over"}
+_SYMBOL = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}
+
+
+def _pct(x: float) -> str:
+    """A share as a short percentage: 0.995 -> 99.5%, 0.95 -> 95%."""
+    return f"{round(x * 100, 4):g}%"
+
+
+def good_events(row: Mapping[str, Any]) -> str:
+    """What counts as good for an SLO row (``sli``, ``threshold``, ``comparator``), in words:
+    "of requests within 300 ms", "of days with error rate ≤ 0.5%"."""
+    sli, thr, cmp = row["sli"], row.get("threshold"), row.get("comparator") or "<="
+    if sli == "availability" or (sli == "error_rate" and thr is None):
+        return "of requests succeeded"
+    if _LATENCY.match(sli) and thr is not None:
+        return f"of requests {_WITHIN.get(cmp, cmp)} {thr:,.0f} ms"
+    if sli == "accuracy":
+        return "of labelled predictions correct"
+    if sli == "thumbs_up_rate":
+        return "of thumbs ratings positive"
+    if sli in _RATE_WORDS and thr is not None:
+        return f"of days with {_RATE_WORDS[sli]} {_SYMBOL.get(cmp, cmp)} {_pct(thr)}"
+    return f"where {sli} {_SYMBOL.get(cmp, cmp)} {thr}"
+
+
+def describe_objective(row: Mapping[str, Any]) -> str:
+    """An SLO row's objective in words: "95% of requests within 300 ms over 28 days"."""
+    if row.get("kind") == "not evaluated" or row.get("status") == "not evaluated":
+        thr = row.get("threshold")
+        cmp = _SYMBOL.get(row.get("comparator") or "", row.get("comparator") or "")
+        bound = f" {cmp} {thr:g}" if thr is not None else f" {_pct(row['objective'])}"
+        return f"{row['sli']}{bound} over {row['window_days']} days (not a service-health SLI)"
+    return f"{_pct(row['objective'])} {good_events(row)} over {row['window_days']} days"
+
+
+def describe_attainment(row: Mapping[str, Any]) -> str:
+    """An evaluated SLO row's attainment in words: "79.12% of requests within 300 ms over the
+    28 days to 2026-07-06, against an objective of 95%"."""
+    last = (row["window_end"] - timedelta(microseconds=1)).date()
+    got = "no valid events" if row["compliance"] is None else f"{row['compliance']:.2%}"
+    return (
+        f"{got} {good_events(row)} over the {row['window_days']} days to {last:%Y-%m-%d}, "
+        f"against an objective of {_pct(row['objective'])}"
+    )
+
+
 # ------------------------------------------------------------------------------ the analysis
 
 
@@ -233,61 +318,114 @@ def slo_attainment(
     cfg = config or SloConfig()
     scope = resolve_scope(con, scope)
     rec = Recorder(con, as_of_batch=scope.as_of_batch, snapshot_id=snapshot_id)
-    info = model_info(rec, str(scope.model), "slo")
-    versions = _definitions(rec, scope)
-    evaluated = [v for vs in versions.values() for v in vs if v.kind != "not evaluated"]
-
-    start, end = scope.analysis.start, scope.analysis.end
-    # SLO windows are the longest look back (tier windows scale down from a 30-day reference).
-    lookback = max(
-        [timedelta(days=v.window_days) for v in evaluated]
-        + [
-            t.long * (timedelta(days=v.window_days) / cfg.reference_window)
-            for t in cfg.tiers
-            for v in evaluated
-        ],
-        default=DAY,
-    )
-    fine = min(cfg.step_candidates)
-    origin = _floor(start - lookback, DAY)
-    counts = _counts(rec, scope, info, cfg, evaluated, origin, end, fine)
-
-    slos, compliance, burns, alerts = [], [], [], []
-    for _slo_id, vs in sorted(versions.items()):
-        current = _version_at(vs, end)
-        if current is None:
-            continue
-        if current.kind == "not evaluated":
-            slos.append(_not_evaluated_row(current))
-            continue
-        ev = _Evaluator(vs, counts, origin, fine, scope, cfg)
-        slos.append(ev.summary(current))
-        compliance.append(ev.compliance_series())
-        if current.kind == "events":
-            b, a = ev.burn_rates()
-            burns.append(b)
-            alerts.append(a)
-
+    model_info(rec, str(scope.model), "slo")  # refuses a model that is not registered
+    slos, compliance, burns, alerts = _evaluate(rec, scope, cfg, detail=True)
     inc, mttx = _incidents(rec, scope)
     frames = {
-        "slos": pl.DataFrame(slos, schema=SLOS_SCHEMA),
+        "slos": slos,
         "slo_compliance": _concat(compliance, COMPLIANCE_SCHEMA),
         "burn_rates": _concat(burns, BURN_SCHEMA),
         "burn_alerts": _concat(alerts, ALERT_SCHEMA),
         "incidents": inc,
         "mttx": mttx,
     }
-    findings = _findings(frames, scope, info.model_id)
+    findings = _findings(frames, scope, str(scope.model))
     return Result(scope=scope, frames=frames, findings=findings, evidence=rec.evidence)
 
 
-def _definitions(rec: Recorder, scope: Scope) -> dict[str, list[SloVersion]]:
+def slo_status(rec: Recorder, scope: Scope, *, config: SloConfig | None = None) -> pl.DataFrame:
+    """The verdict of :func:`slo_attainment` alone: the ``slos`` frame, each SLO judged over its
+    own window ending at the analysis end exactly as there, but only those windows are counted
+    (``analysis_valid``, ``analysis_compliance`` and ``evaluation_step`` are null; no series,
+    burn rates or incidents). Queries go to ``rec``'s evidence.
+
+    With ``scope.model`` None, every model's SLOs at once (all versions and segments; a
+    ``model_id`` column leads the frame): the Overview's SLO health in four queries at most,
+    however many models there are. Counts are taken per day when the analysis window ends on a
+    day boundary (a window's counts are sums, so the verdict does not depend on the grid).
+    """
+    if scope.model is None and (scope.versions or scope.segment):
+        raise ValueError("versions and segments apply to one model: choose a model")
+    cfg = config or SloConfig()
+    slos, _compliance, _burns, _alerts = _evaluate(rec, scope, cfg, detail=False)
+    return slos
+
+
+def _evaluate(
+    rec: Recorder, scope: Scope, cfg: SloConfig, *, detail: bool, prefix: str = "slo"
+) -> tuple[pl.DataFrame, list[pl.DataFrame], list[pl.DataFrame], list[pl.DataFrame]]:
+    """The ``slos`` frame and, with ``detail``, each SLO's compliance series, burn rates and
+    alert episodes (``scope.model`` None: every model's SLOs, with ``model_id``)."""
+    versions = _definitions(rec, scope, prefix)
+    evaluated = [v for vs in versions.values() for v in vs if v.kind != "not evaluated"]
+    start, end = scope.analysis.start, scope.analysis.end
+    windows = [timedelta(days=v.window_days) for v in evaluated]
+    if detail:
+        # SLO windows are the longest look back (tier windows scale down from 30 days).
+        lookback = max(
+            windows
+            + [
+                t.long * (timedelta(days=v.window_days) / cfg.reference_window)
+                for t in cfg.tiers
+                for v in evaluated
+            ],
+            default=DAY,
+        )
+        fine = min(cfg.step_candidates)
+        origin = _floor(start - lookback, DAY)
+    else:  # only the SLO windows ending at the analysis end are counted
+        whole_days = _floor(end, DAY) == end
+        fine = DAY if whole_days else min(cfg.step_candidates)
+        origin = _floor(end - max(windows, default=DAY), DAY)
+    counts = (
+        _counts(rec, scope, cfg, evaluated, origin, end, fine, prefix)
+        if evaluated or detail
+        else {}
+    )
+
+    estate = scope.model is None
+    slos, compliance, burns, alerts = [], [], [], []
+    for (model_id, _slo_id), vs in sorted(versions.items()):
+        current = _version_at(vs, end)
+        if current is None:
+            continue
+        if current.kind == "not evaluated":
+            slos.append(_not_evaluated_row(current) | {"model_id": model_id})
+            continue
+        own = (
+            {k: f.filter(pl.col("model_id") == model_id) for k, f in counts.items()}
+            if estate
+            else counts
+        )
+        ev = _Evaluator(vs, own, origin, fine, scope, cfg)
+        slos.append(ev.summary(current, detail=detail) | {"model_id": model_id})
+        if not detail:
+            continue
+        compliance.append(ev.compliance_series())
+        if current.kind == "events":
+            b, a = ev.burn_rates()
+            burns.append(b)
+            alerts.append(a)
+    for row in slos:
+        row["objective_text"] = describe_objective(row)
+    schema = {"model_id": pl.String, **SLOS_SCHEMA} if estate else SLOS_SCHEMA
+    return pl.DataFrame(slos, schema=schema), compliance, burns, alerts
+
+
+def _definitions(
+    rec: Recorder, scope: Scope, prefix: str
+) -> dict[tuple[str, str], list[SloVersion]]:
+    """Versions of each SLO by (model, slo_id), oldest first (``scope.model`` None: all models)."""
     slo = bounded(rec, "slo_definitions")
+    before_end = slo.effective_from < scope.analysis.end
     rows = run(
         rec,
-        "slo/definitions",
-        slo.filter((slo.model_id == scope.model) & (slo.effective_from < scope.analysis.end))
+        f"{prefix}/definitions",
+        slo.filter(
+            before_end if scope.model is None else (slo.model_id == scope.model) & before_end
+        )
         .select(
+            "model_id",
             "slo_id",
             "sli",
             "objective",
@@ -297,12 +435,12 @@ def _definitions(rec: Recorder, scope: Scope) -> dict[str, list[SloVersion]]:
             "effective_from",
             "batch_id",
         )
-        .order_by("slo_id", "effective_from", "batch_id"),
+        .order_by("model_id", "slo_id", "effective_from", "batch_id"),
     )
     rows = utc_column(rows, "effective_from")
-    out: dict[str, list[SloVersion]] = {}
+    out: dict[tuple[str, str], list[SloVersion]] = {}
     for r in rows.iter_rows(named=True):
-        out.setdefault(r["slo_id"], []).append(classify(r))
+        out.setdefault((r["model_id"], r["slo_id"]), []).append(classify(r))
     return out
 
 
@@ -322,16 +460,19 @@ def _floor(t: datetime, step: timedelta) -> datetime:
 def _counts(
     rec: Recorder,
     scope: Scope,
-    info: Any,
     cfg: SloConfig,
     versions: list[SloVersion],
     origin: datetime,
     end: datetime,
     step: timedelta,
+    prefix: str,
 ) -> dict[str, pl.DataFrame]:
-    """Per fine step: valid and bad counts of every source the SLOs need."""
+    """Per fine step (and model, when ``scope.model`` is None): valid and bad counts of every
+    source the SLOs need."""
     kcfg = cfg.kpi
-    ev = scoped_events(rec, scope, "slo")
+    estate = scope.model is None
+    keys = ["model_id", "step"] if estate else ["step"]
+    ev = bounded(rec, "inference_events") if estate else scoped_events(rec, scope, prefix)
     ev = ev.filter((ev.ts >= origin) & (ev.ts < end)).mutate(
         step=_.ts.bucket(minutes=int(step / timedelta(minutes=1)))
     )
@@ -357,43 +498,43 @@ def _counts(
         "requests": utc_column(
             run(
                 rec,
-                "slo/requests_by_step",
-                ev.group_by("step").aggregate(**aggs).order_by("step"),
+                f"{prefix}/requests_by_step",
+                ev.group_by(*keys).aggregate(**aggs).order_by(*keys),
             ),
             "step",
         )
     }
     out["requests"] = out["requests"].with_columns(
-        pl.exclude("step").fill_null(0),
+        pl.exclude(*keys).fill_null(0),
         *(pl.col(f"latency_bad_{i}").alias(src) for i, src in enumerate(sources)),
     )
     if any(v.source == "wrong" for v in versions):
         served = ev.filter(served_flag(ev, kcfg.failed_statuses) & ev.prediction.notnull())
-        labels = latest_labels(rec, str(scope.model))
-        j = served.join(labels.filter(labels.label.notnull()), "request_id")
+        labels = latest_labels(rec, scope.model, requests=served.request_id)
+        j = served.join(labels.filter(labels.label.notnull()), [*keys[:-1], "request_id"])
         out["labels"] = utc_column(
             run(
                 rec,
-                "slo/labelled_by_step",
-                j.group_by("step")
+                f"{prefix}/labelled_by_step",
+                j.group_by(*keys)
                 .aggregate(labelled=_.count(), wrong=(_.prediction != _.label).cast("int64").sum())
-                .order_by("step"),
+                .order_by(*keys),
             ),
             "step",
         )
     if any(v.source == "thumbs_down" for v in versions):
         fb = bounded(rec, "feedback")
-        fb = fb.filter(
-            (fb.model_id == scope.model) & (fb.feedback_type == kcfg.thumbs_feedback_type)
-        ).select("request_id", "value")
-        j = ev.select("step", "request_id").join(fb, "request_id")
+        thumbs = fb.feedback_type == kcfg.thumbs_feedback_type
+        fb = fb.filter(thumbs if estate else (fb.model_id == scope.model) & thumbs)
+        fb = fb.select(*keys[:-1], "request_id", "value")
+        j = ev.select(*keys, "request_id").join(fb, [*keys[:-1], "request_id"])
         value = j.value.lower()
         up_or_down = value.isin([*kcfg.thumbs_up_values, *kcfg.thumbs_down_values])
         out["thumbs"] = utc_column(
             run(
                 rec,
-                "slo/thumbs_by_step",
-                j.group_by("step")
+                f"{prefix}/thumbs_by_step",
+                j.group_by(*keys)
                 .aggregate(
                     thumbs=up_or_down.fill_null(False).cast("int64").sum(),
                     thumbs_down=value.isin(list(kcfg.thumbs_down_values))
@@ -401,7 +542,7 @@ def _counts(
                     .cast("int64")
                     .sum(),
                 )
-                .order_by("step"),
+                .order_by(*keys),
             ),
             "step",
         )
@@ -494,41 +635,24 @@ class _Evaluator:
 
     def _row(self, version: int, valid: float, bad: float) -> dict[str, Any]:
         v = self.versions[version]
-        allowed = (1 - v.objective) * valid
-        compliance = 1 - bad / valid if valid else None
-        remaining = (1 - bad / allowed) if allowed > 0 else (None if not valid else -math.inf)
-        if not valid:
-            status = "no data"
-        elif compliance is not None and compliance < v.objective:
-            status = "breached"
-        elif remaining is not None and remaining < self.cfg.at_risk_budget_remaining:
-            status = "at risk"
-        else:
-            status = "met"
-        return {
-            "objective": v.objective,
-            "valid": valid,
-            "bad": bad,
-            "compliance": compliance,
-            "budget_allowed": allowed,
-            "budget_remaining": remaining
-            if remaining is None or math.isfinite(remaining)
-            else None,
-            "status": status,
-        }
+        return {"objective": v.objective, "valid": valid, "bad": bad} | judge(
+            v.objective, valid, bad, self.cfg.at_risk_budget_remaining
+        )
 
     # ----- outputs
-    def summary(self, current: SloVersion) -> dict[str, Any]:
-        """The ``slos`` row: the SLO window ending at the analysis end, and the analysis
-        window itself."""
+    def summary(self, current: SloVersion, *, detail: bool = True) -> dict[str, Any]:
+        """The ``slos`` row: the SLO window ending at the analysis end and, with ``detail``,
+        the analysis window itself and the burn-rate evaluation step."""
         vi = len(self.versions) - 1
         end_k = self.size
         w = int(timedelta(days=current.window_days) / self.fine)
         valid, bad = self._window(vi, end_k - w, end_k)
-        a_start = int((self.scope.analysis.start - self.origin) / self.fine)
-        a_valid, a_bad = self._window(vi, a_start, end_k)
         row = self._row(vi, valid, bad)
-        step = self._step(vi) if self.kind == "events" else DAY
+        a_valid = a_bad = step = None
+        if detail:
+            a_start = int((self.scope.analysis.start - self.origin) / self.fine)
+            a_valid, a_bad = self._window(vi, a_start, end_k)
+            step = self._step(vi) if self.kind == "events" else DAY
         return {
             "slo_id": current.slo_id,
             "sli": current.sli,
@@ -546,8 +670,8 @@ class _Evaluator:
             "budget_remaining": row["budget_remaining"],
             "status": row["status"],
             "analysis_valid": a_valid,
-            "analysis_compliance": 1 - a_bad / a_valid if a_valid else None,
-            "evaluation_step": _fmt_td(step),
+            "analysis_compliance": 1 - a_bad / a_valid if a_valid and a_bad is not None else None,
+            "evaluation_step": _fmt_td(step) if step is not None else None,
             "note": current.note,
         }
 
@@ -783,9 +907,7 @@ def _findings(frames: dict[str, pl.DataFrame], scope: Scope, model: str) -> list
             out.append(
                 Finding(
                     "critical",
-                    f"{model}: {r['slo_id']} breached: {r['compliance']:.3%} good against an "
-                    f"objective of {r['objective']:.3%} over the {r['window_days']} days to "
-                    f"{scope.analysis.last_day:%Y-%m-%d}",
+                    f"{model}: {r['slo_id']} breached: {describe_attainment(r)}",
                     subject=r["slo_id"],
                 )
             )
@@ -794,7 +916,7 @@ def _findings(frames: dict[str, pl.DataFrame], scope: Scope, model: str) -> list
                 Finding(
                     "warning",
                     f"{model}: {r['slo_id']} at risk: {r['budget_remaining']:.0%} of the error "
-                    "budget left",
+                    f"budget left ({describe_attainment(r)})",
                     subject=r["slo_id"],
                 )
             )
@@ -876,6 +998,7 @@ SLOS_SCHEMA: dict[str, Any] = {
     "analysis_compliance": pl.Float64,
     "evaluation_step": pl.String,
     "note": pl.String,
+    "objective_text": pl.String,
 }
 COMPLIANCE_SCHEMA: dict[str, Any] = {
     "slo_id": pl.String,
@@ -929,6 +1052,11 @@ __all__ = [
     "SloConfig",
     "SloVersion",
     "classify",
+    "describe_attainment",
+    "describe_objective",
+    "good_events",
+    "judge",
     "passes",
     "slo_attainment",
+    "slo_status",
 ]

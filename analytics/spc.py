@@ -71,6 +71,22 @@ RULES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Each test in a few words (findings, tables and chart tooltips).
+TEST_TEXT: dict[str, str] = {
+    "beyond_limits": "beyond the control limits",
+    "two_of_three_beyond_2sigma": "2 of 3 beyond 2σ",
+    "four_of_five_beyond_1sigma": "4 of 5 beyond 1σ",
+    "eight_on_one_side": "8 in a row on one side",
+    "nine_on_one_side": "9 in a row on one side",
+    "six_trending": "6 in a row rising or falling",
+    "fourteen_alternating": "14 alternating up and down",
+    "fifteen_within_1sigma": "15 in a row within 1σ",
+    "eight_beyond_1sigma_both_sides": "8 in a row beyond 1σ",
+    "ewma": "EWMA drift",
+    "cusum": "CUSUM drift",
+}
+
+
 @dataclass(frozen=True)
 class SpcConfig:
     """Chart choices; the defaults are the documented behaviour.
@@ -486,8 +502,15 @@ def _findings(
         out.append(
             Finding(
                 "warning",
-                f"{scope.model}: {r['sli']} out of control on {r['points']} bucket(s) from "
-                f"{r['first']:%Y-%m-%d} to {r['last']:%Y-%m-%d} ({', '.join(r['tests'])})",
+                f"{scope.model}: {r['sli']} out of control "
+                + (
+                    f"on {r['first']:%Y-%m-%d} ("
+                    if r["points"] == 1
+                    else f"on {r['points']} {cfg.kpi.bucket}s from {r['first']:%Y-%m-%d} to "
+                    f"{r['last']:%Y-%m-%d} ("
+                )
+                + ", ".join(TEST_TEXT.get(t, t) for t in r["tests"])
+                + ")",
                 subject=r["sli"],
             )
         )
@@ -540,6 +563,7 @@ LIMITS_SCHEMA: dict[str, Any] = {
 
 __all__ = [
     "RULES",
+    "TEST_TEXT",
     "Limits",
     "SpcConfig",
     "baseline_or_default",

@@ -96,32 +96,31 @@ else:
             "health",
             "model_id",
             "risk_tier",
-            "owner",
             "production_version",
             "requests",
             "availability_cell",
             "latency_cell",
             "accuracy_cell",
+            "owner",
         ),
         column_config={
-            "health": st.column_config.TextColumn("Health", width="small"),
-            "model_id": st.column_config.TextColumn("Model"),
-            "risk_tier": st.column_config.TextColumn("Risk", width="small"),
-            "owner": st.column_config.TextColumn("Owner", width="medium"),
-            "production_version": st.column_config.TextColumn("Production", width="small"),
-            "requests": st.column_config.NumberColumn(
-                "Requests", format="localized", width="small"
-            ),
-            "availability_cell": st.column_config.TextColumn("Availability & errors"),
-            "latency_cell": st.column_config.TextColumn("Latency p95 / SLO"),
-            "accuracy_cell": st.column_config.TextColumn("Accuracy"),
+            "health": st.column_config.TextColumn("Health", width=85),
+            "model_id": st.column_config.TextColumn("Model", width=160),
+            "risk_tier": st.column_config.TextColumn("Risk", width=70),
+            "production_version": st.column_config.TextColumn("Production", width=85),
+            "requests": st.column_config.NumberColumn("Requests", format="localized", width=80),
+            "availability_cell": st.column_config.TextColumn("Availability & errors", width=165),
+            "latency_cell": st.column_config.TextColumn("Latency p95 / SLO", width=175),
+            "accuracy_cell": st.column_config.TextColumn("Accuracy", width=120),
+            "owner": st.column_config.TextColumn("Owner", width=220),
         },
     )
     st.caption(
-        "Each SLI cell shows the measured value and its SLO health; Health is the worst of them. "
-        "Ratio SLOs (availability, accuracy, days within an error-rate threshold) turn *at "
-        "risk* once more than 80% of the error budget is used; latency within 10% of its "
-        "threshold. Accuracy needs 30 labelled requests. The download has the raw numbers."
+        f"Values are over the analysis window; each status is the model's SLOs as of "
+        f"{scope.analysis.last_day:%Y-%m-%d}, every SLO over its own window (e.g. the 28 days "
+        "to that day), as on the Service health page. *At risk*: less than 20% of the error "
+        "budget left; *breached*: the objective is missed. Health is the worst of all the "
+        "model's SLOs. The download has the raw numbers."
     )
 
 left, right = st.columns(2)
@@ -154,16 +153,32 @@ table(
         "deployed_at": st.column_config.DatetimeColumn("Deployed", format="YYYY-MM-DD HH:mm"),
     },
 )
-with st.expander("SLO evaluations", icon=":material/rule:"):
+with st.expander(f"SLO evaluations ({slo_status.height})", icon=":material/rule:"):
     table(
         slo_status,
         name="slo-evaluations",
         key="slo_status",
         tints={"status": "status"},
         empty="No SLO is defined.",
+        column_order=(
+            "status",
+            "model_id",
+            "objective_text",
+            "window_days",
+            "compliance",
+            "budget_remaining",
+            "valid",
+        ),
         column_config={
-            "measured": st.column_config.NumberColumn("Measured", format="%.4g"),
-            "objective": st.column_config.NumberColumn("Objective", format="%.4g"),
+            "status": st.column_config.TextColumn("Status", width="small"),
+            "model_id": st.column_config.TextColumn("Model"),
+            "objective_text": st.column_config.TextColumn("Objective", width="large"),
+            "window_days": st.column_config.NumberColumn("Window (days)", width="small"),
+            "compliance": st.column_config.NumberColumn("Attained", format="percent"),
+            "budget_remaining": st.column_config.NumberColumn(
+                "Error budget left", format="percent"
+            ),
+            "valid": st.column_config.NumberColumn("Events / days", format="localized"),
         },
     )
 evidence_panel(result, key="overview")

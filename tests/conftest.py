@@ -2,15 +2,18 @@
 
 ``small_estate`` is a demo-like estate (three models, 60 days of events, labels, SLOs, versions,
 stages, deployments, incidents with revisions, changes, costs and a few quarantined rows) that is
-built in well under a second per model; ``empty_estate`` is an initialised warehouse with no data.
-Both are session-scoped and must be treated as read-only; tests that write build their own with
-``build_small_estate(path)``.
+built in well under a second per model; ``empty_estate`` is an initialised warehouse with no data;
+``demo_home`` is the real demo estate (``attest sample``, small). All are session-scoped and must
+be treated as read-only; tests that write build their own with ``build_small_estate(path)``.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,8 @@ import pytest
 
 from warehouse.store import Warehouse
 
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_EVENTS = 20_000  # a small demo for page and browser tests; ATTEST_DEMO_HOME for the full one
 FIRST_DAY = date(2026, 5, 1)
 DAYS = 60  # 2026-05-01 .. 2026-06-29
 LAST_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
@@ -355,4 +360,20 @@ def empty_estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("empty")
     with Warehouse(home).writer(actor="test:fixture"):
         pass
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo estate: ``ATTEST_DEMO_HOME`` if set (e.g. a full `attest sample`), else a
+    small one built now with `attest sample --events DEMO_EVENTS` (about 10 s)."""
+    given = os.environ.get("ATTEST_DEMO_HOME")
+    if given:
+        return Path(given)
+    home = tmp_path_factory.mktemp("demo")
+    cmd = [sys.executable, "-m", "cli", "--home", str(home), "sample"]
+    cmd += ["--events", str(DEMO_EVENTS), "--json"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"`attest sample` failed: {done.stderr.strip()[-500:]}")
     return home

@@ -19,6 +19,7 @@ from analytics.data_quality import ingest_health, quarantine_rows
 from analytics.overview import estate_overview
 from analytics.result import Result
 from analytics.scope import Scope
+from analytics.service_health import service_health as _health
 from reports.export import to_csv_bytes
 from warehouse import audit
 from warehouse.errors import WarehouseError
@@ -86,6 +87,17 @@ def overview(snap: SnapshotInfo, scope: Scope) -> Result:
     """
     estate_scope = scope.with_(model=None, versions=(), segment=())
     return _overview(str(snap.path), estate_scope, snap)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _service_health(snapshot_path: str, scope: Scope, _snap: SnapshotInfo) -> Result:
+    return _health(connection(_snap), scope, snapshot_id=_snap.snapshot_id)
+
+
+def service_health(snap: SnapshotInfo, scope: Scope) -> Result:
+    """KPIs, SLOs, control charts and estimates of the scope's model (cached per snapshot and
+    scope; the caller shows progress). Raises ValueError for a scope the analyses refuse."""
+    return _service_health(str(snap.path), scope, snap)
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading the ingest ledger…")

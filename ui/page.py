@@ -1,10 +1,12 @@
-"""Page furniture: the header that states the scope in use, the no-warehouse state, findings."""
+"""Page furniture: the header that states the scope in use, the no-warehouse state, findings,
+KPI tiles."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from analytics.result import Finding
+from reports.tables import Tile
 from ui.scope import View, current_view
 from ui.text import md_escape
 
@@ -36,17 +38,50 @@ def no_warehouse(view: View) -> None:
     )
 
 
-def findings(items: list[Finding]) -> None:
-    """Findings as callouts: breaches first, then warnings, then notes."""
+def findings(items: list[Finding], *, shown: int = FINDINGS_SHOWN) -> None:
+    """Findings as callouts, breaches first, then warnings; notes (and what does not fit in
+    ``shown``) in a collapsed list under them."""
     order = {"critical": 0, "warning": 1, "info": 2}
     items = sorted(items, key=lambda f: order.get(f.severity, 3))
-    for f in items[:FINDINGS_SHOWN]:
+    loud = [f for f in items if f.severity in ("critical", "warning")][:shown]
+    rest = [f for f in items if f not in loud]
+    for f in loud:
         text = md_escape(f.message)
         if f.severity == "critical":
             st.error(text, icon=":material/error:")
-        elif f.severity == "warning":
-            st.warning(text, icon=":material/warning:")
         else:
-            st.info(text, icon=":material/info:")
-    if len(items) > FINDINGS_SHOWN:
-        st.caption(f"and {len(items) - FINDINGS_SHOWN} more findings")
+            st.warning(text, icon=":material/warning:")
+    if not rest:
+        return
+    if not loud:  # only notes: show them as they are
+        for f in rest:
+            st.info(md_escape(f.message), icon=":material/info:")
+        return
+    label = f"{len(rest)} more finding{'s' if len(rest) > 1 else ''}"
+    with st.expander(label, icon=":material/notes:"):
+        st.markdown(
+            "\n".join(
+                f"- {'**' + f.severity + '**: ' if f.severity != 'info' else ''}"
+                f"{md_escape(f.message)}"
+                for f in rest
+            )
+        )
+
+
+def metric_tiles(tiles: list[Tile], per_row: int = 3) -> None:
+    """KPI tiles, ``per_row`` to a row: value, change against the baseline and a sparkline of
+    the window."""
+    for start in range(0, len(tiles), per_row):
+        for col, t in zip(st.columns(per_row), tiles[start : start + per_row], strict=False):
+            col.metric(
+                t.label,
+                t.value,
+                delta=t.delta,
+                delta_color=t.delta_color,  # type: ignore[arg-type]
+                delta_description=t.description,
+                help=t.help,
+                border=True,
+                height="stretch",
+                chart_data=list(t.sparkline) if len(t.sparkline) > 1 else None,
+                chart_type="line",
+            )

@@ -25,6 +25,10 @@ STATUS_TINTS = {
     "no data": "#eeeff1",
     "no SLO": "#f4f5f7",
     "not evaluated": "#f4f5f7",
+    "worse": "#f9dede",  # KPI assessments and alert severities
+    "better": "#e3f1e4",
+    "critical": "#f9dede",
+    "warning": "#fdf0d0",
 }
 assert set(STATUS_COLORS) <= set(STATUS_TINTS)
 

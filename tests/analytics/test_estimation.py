@@ -5,6 +5,7 @@ planted quality drop (confident but wrong) is reported as realised-outside-band.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from analytics import intervals as iv
 from analytics.estimation import EstimationConfig, estimate_performance
 from analytics.scope import Scope, Window
+from warehouse.store import Warehouse
 
 # Windows where the method's assumption holds (the same model version as the baseline, no
 # concept shift), with a labels cut-off inside the analysis window: (model, baseline, analysis,
@@ -131,3 +133,20 @@ def test_regression_models_are_refused(regression_home) -> None:
                 model="price-estimator", analysis=Window.days(date(2026, 3, 1), date(2026, 3, 5))
             ),
         )
+
+
+def test_a_classifier_without_confidences_gets_empty_estimates(small_estate) -> None:
+    """The small estate's router logs no confidence or probabilities: nothing to estimate, and
+    the frames are empty with their schema (they used to collide on ``period_start``)."""
+    snap = Warehouse(small_estate).current_snapshot()
+    assert snap is not None
+    with contextlib.closing(Warehouse(small_estate).connect(snap)) as con:
+        scope = Scope(
+            model="ticket-router",
+            analysis=Window.days(date(2026, 6, 1), date(2026, 6, 14)),
+            baseline=Window.days(date(2026, 5, 1), date(2026, 5, 31)),
+        )
+        result = estimate_performance(con, scope)
+    assert result.frame("estimates").height == 0
+    assert result.frame("estimates").schema["period_start"] == pl.Datetime("us", "UTC")
+    assert result.frame("estimate_summary").height == 0

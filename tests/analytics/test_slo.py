@@ -9,8 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from analytics.result import Recorder
 from analytics.scope import Scope, Window
-from analytics.slo import DEFAULT_TIERS, SloConfig, slo_attainment
+from analytics.slo import DEFAULT_TIERS, SloConfig, judge, slo_attainment, slo_status
 
 ROUTER = "ticket-router"
 AROUND_BREACH = Window.days(date(2026, 6, 16), date(2026, 7, 20))
@@ -149,3 +150,40 @@ def test_unknown_slis_are_listed_not_evaluated(demo_con) -> None:
     )
     assert not burns.filter(pl.col("tier") == "ticket")["evaluable"].any()
     assert not burns.filter(pl.col("firing") & ~pl.col("evaluable")).height
+
+
+@pytest.mark.parametrize(
+    ("objective", "valid", "bad", "expected"),
+    [
+        (0.99, 1000, 5, "met"),  # half the error budget used
+        (0.99, 1000, 7, "met"),  # 30% left
+        (0.99, 1000, 8.1, "at risk"),  # 19% left: under the 20% line
+        (0.99, 1000, 10, "at risk"),  # exactly on the objective: not breached, no budget left
+        (0.99, 1000, 10.01, "breached"),
+        (1.0, 1000, 0, "at risk"),  # an objective of 100% has no budget at all
+        (0.95, 0, 0, "no data"),
+    ],
+)
+def test_judge_boundaries(objective: float, valid: float, bad: float, expected: str) -> None:
+    """The one verdict on an SLO window (the Overview and the Service-health page use it)."""
+    verdict = judge(objective, valid, bad)
+    assert verdict["status"] == expected
+    if valid:
+        assert verdict["compliance"] == pytest.approx(1 - bad / valid)
+        allowed = (1 - objective) * valid
+        if allowed:
+            assert verdict["budget_remaining"] == pytest.approx(1 - bad / allowed)
+
+
+def test_slo_status_is_the_attainment_verdict(breach, demo_con) -> None:
+    """slo_status counts only the SLO windows but gives slo_attainment's verdict."""
+    rec = Recorder(demo_con, as_of_batch=breach.scope.as_of_batch)
+    alone = slo_status(rec, breach.scope)
+    cols = ["slo_id", "status", "valid", "bad", "compliance", "budget_remaining"]
+    assert alone.select(cols).to_dicts() == breach.frame("slos").select(cols).to_dicts()
+    assert alone["evaluation_step"].is_null().all()
+    texts = dict(zip(alone["slo_id"], alone["objective_text"], strict=True))
+    assert texts["slo-ticket-router-latency-p95"] == "95% of requests within 300 ms over 28 days"
+    assert texts["slo-ticket-router-error-rate"] == (
+        "95% of days with error rate ≤ 0.5% over 28 days"
+    )

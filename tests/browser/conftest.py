@@ -36,7 +36,6 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1440, "height": 900}
 START_TIMEOUT_S = 60
 SETTLE_TIMEOUT_S = 60
-DEMO_EVENTS = 20_000  # small demo for the browser run; ATTEST_DEMO_HOME for the full one
 
 _IDLE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -106,22 +105,6 @@ def server(app_home: Path) -> Iterator[str]:
     """Base URL of the app serving the small estate (uploads write to it)."""
     with running_app(app_home, "streamlit-browser.log") as base:
         yield base
-
-
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo estate: ``ATTEST_DEMO_HOME`` if set (e.g. a full `attest sample`), else a
-    small one built now with `attest sample --events DEMO_EVENTS`."""
-    given = os.environ.get("ATTEST_DEMO_HOME")
-    if given:
-        return Path(given)
-    home = tmp_path_factory.mktemp("demo")
-    cmd = [sys.executable, "-m", "cli", "--home", str(home), "sample"]
-    cmd += ["--events", str(DEMO_EVENTS), "--json"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"`attest sample` failed: {done.stderr.strip()[-500:]}")
-    return home
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,16 @@ Screenshots of every page land in test-artifacts/screenshots/ for a person to lo
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import VIEWPORT
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +31,13 @@ PAGES = [
     ("audit_trail", "Audit trail"),
     ("data", "Ingest & quality"),
 ]
+SERVICE_HEALTH_TABS = (
+    "KPIs",
+    "SLOs & error budget",
+    "Incidents",
+    "Control charts",
+    "Estimated performance",
+)
 Settle = Callable[[Page], None]
 Shoot = Callable[[Page, str], Path]
 
@@ -44,6 +54,21 @@ def _metric(page: Page, label: str) -> str:
 
 def _query(page: Page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
+
+
+def _metrics(page: Page) -> dict[str, str]:
+    """Every st.metric on the page: label -> value."""
+    out = {}
+    cards = page.locator('[data-testid="stMetric"]')
+    for i in range(cards.count()):
+        card = cards.nth(i)
+        label = card.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        out[label] = card.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return out
+
+
+def _charts(page: Page) -> int:
+    return page.locator('[data-testid="stVegaLiteChart"]').count()
 
 
 def _open_every_page(page: Page, base: str, settled: Settle) -> Iterator[str]:
@@ -78,6 +103,58 @@ def test_every_page_renders_on_the_demo(
         settled(page)
         _no_exception(page)
         shoot(page, f"data-{tab.lower()}")
+
+
+def test_service_health_on_the_demo(
+    page: Page, demo_server: str, settled: Settle, shoot: Shoot
+) -> None:
+    """Every tab of the Service health page with real content, for a classifier and an LLM."""
+    main = page.locator('[data-testid="stMain"]')
+    for model in ("ticket-router", "support-assistant"):
+        page.goto(f"{demo_server}/service_health?model={model}")
+        settled(page)
+        _no_exception(page)
+        tiles = _metrics(page)
+        assert {"Requests per day", "Availability", "Latency p95"} <= set(tiles), tiles
+        assert all(v and v != "no data" for k, v in tiles.items() if k != "Accuracy"), tiles
+        shoot(page, f"service_health-{model}")
+        for tab in SERVICE_HEALTH_TABS:
+            page.get_by_role("tab", name=tab).click()
+            settled(page)
+            _no_exception(page)
+            shoot(page, f"service_health-{model}-{tab.split()[0].lower()}")
+            if tab == "SLOs & error budget":
+                expect(main).to_contain_text("Burn-rate alerts")
+                assert _charts(page) >= 2  # error budget and burn rate
+            elif tab == "Control charts":
+                assert _charts(page) >= 1
+            elif tab == "Estimated performance" and model == "ticket-router":
+                expect(main).to_contain_text("Estimated accuracy")
+                assert _charts(page) >= 1
+            elif tab == "Estimated performance":
+                expect(main).to_contain_text("Label-free estimation applies to classifiers")
+
+
+def test_planted_latency_breach_is_red_in_its_window(
+    page: Page, demo_home: Path, demo_server: str, settled: Settle, shoot: Shoot
+) -> None:
+    """The demo's latency breach, with the analysis window set to its days: the Overview and
+    the Service health page say the router's latency SLO is breached."""
+    key = json.loads((demo_home / "demo" / "answer_key.json").read_text())
+    breach = key["scenarios"]["latency_breach"]
+    window = f"window={breach['start'][:10]}&window={breach['end'][:10]}"
+    page.goto(f"{demo_server}/?{window}")
+    settled(page)
+    _no_exception(page)
+    expect(page.get_by_text(f"{breach['model']}: latency_p95 SLO breached")).to_be_visible()
+    shoot(page, "overview-latency-breach")
+    page.goto(f"{demo_server}/service_health?model={breach['model']}&{window}")
+    settled(page)
+    _no_exception(page)
+    expect(page.get_by_text(f"{breach['slo_id']} breached").first).to_be_visible()
+    page.get_by_role("tab", name="Control charts").click()
+    settled(page)
+    shoot(page, "service_health-latency-breach-control")
 
 
 def test_overview_numbers_and_evidence(
@@ -135,6 +212,45 @@ def test_scope_change_updates_the_page_and_the_url(
     assert _metric(fresh, "Models") == "1"
     expect(fresh.locator('[data-testid="stSidebar"]')).to_contain_text("Ticket router")
     fresh.close()
+
+
+def test_a_link_opens_the_same_scope_in_a_new_browser_context(
+    browser: Browser, page: Page, server: str, settled: Settle
+) -> None:
+    """Model and windows travel in the URL: another browser context (no shared cookies or
+    storage) opening the link sees the same scope and the same numbers."""
+    page.goto(
+        f"{server}/service_health?window=2026-06-01&window=2026-06-14"
+        "&baseline=2026-05-01&baseline=2026-05-31"
+    )
+    settled(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stSelectbox"]').filter(has_text="Model").click()
+    page.get_by_role("option", name="ticket-router").click()
+    settled(page)
+    _no_exception(page)
+    query = _query(page)
+    assert query["model"] == ["ticket-router"]
+    assert query["window"] == ["2026-06-01", "2026-06-14"]
+    assert query["baseline"] == ["2026-05-01", "2026-05-31"]
+    heading = page.locator('[data-testid="stMain"] h3').first.inner_text()
+    assert "Ticket router · 2026-06-01 – 2026-06-14" in heading
+    expect(page.get_by_text("Baseline 2026-05-01 – 2026-05-31")).to_be_visible()
+    tiles = _metrics(page)
+    assert tiles
+
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        other = context.new_page()
+        other.goto(page.url)
+        settled(other)
+        _no_exception(other)
+        assert other.locator('[data-testid="stMain"] h3').first.inner_text() == heading
+        assert _metrics(other) == tiles
+        expect(other.locator('[data-testid="stSidebar"]')).to_contain_text("Ticket router")
+        assert _query(other) == query
+    finally:
+        context.close()
 
 
 def test_invalid_link_params_show_a_notice(page: Page, server: str, settled: Settle) -> None:

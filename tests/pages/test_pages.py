@@ -3,11 +3,14 @@ warehouse and without any warehouse; the scope sidebar follows and validates the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from ui.text import md_escape
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = (
@@ -22,7 +25,7 @@ PAGES = (
     "pages/audit_trail.py",
     "pages/data.py",
 )
-PENDING = PAGES[1:8]
+PENDING = PAGES[2:8]
 
 
 def _app(home: Path, monkeypatch: pytest.MonkeyPatch, **query: str | list[str]) -> AppTest:
@@ -96,6 +99,85 @@ def test_overview_shows_the_estate_from_the_warehouse(estate_app: AppTest) -> No
     text = _texts(estate_app)
     assert "support\\-assistant" in text and "breached" in text
     assert any("How was this computed?" in e.label for e in estate_app.expander)
+
+
+def _service_health(at: AppTest, model: str | None = None) -> AppTest:
+    if model is not None:
+        at.sidebar.selectbox(key="model").set_value(model).run()
+    at.switch_page("pages/service_health.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_service_health_of_a_classifier(estate_app: AppTest) -> None:
+    at = _service_health(estate_app, "ticket-router")
+    tiles = {m.label: m.value for m in at.metric}
+    # Version 2.0 (the production version the sidebar picks): a fifth of the 30 requests a
+    # day on days 31-39 (canary), all of them from day 40: 654 requests in 30 days.
+    assert tiles["Requests per day"] == "22/day"
+    assert {"Availability", "Latency p95", "Accuracy", "F1 (macro)", "Label coverage"} <= set(tiles)
+    assert [t.label for t in at.tabs] == [
+        "KPIs",
+        "SLOs & error budget",
+        "Incidents",
+        "Control charts",
+        "Estimated performance",
+    ]
+    text = _texts(at)
+    assert "Ticket router" in text
+    assert "No served request with a confidence" in text  # the fixture logs no confidences
+    kpis = next(df.value for df in at.dataframe if "assessment" in df.value.columns)
+    assert "Accuracy" in set(kpis["sli"])
+    slos = next(df.value for df in at.dataframe if "budget_remaining" in df.value.columns)
+    assert set(slos["status"]) <= {"met", "at risk", "breached", "no data"}
+    assert any("How was this computed?" in e.label for e in at.expander)
+
+
+def test_service_health_of_an_llm_has_no_classifier_parts(estate_app: AppTest) -> None:
+    at = _service_health(estate_app, "support-assistant")
+    tiles = {m.label for m in at.metric}
+    assert "Accuracy" not in tiles and "Requests per day" in tiles
+    text = _texts(at)
+    assert "Label-free estimation applies to classifiers" in text
+    assert not any("precision" in df.value.columns for df in at.dataframe)  # no per-class table
+
+
+def test_service_health_without_models(empty_estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(empty_estate, monkeypatch)
+    at.run()
+    at.switch_page("pages/service_health.py").run()
+    assert not at.exception
+    assert "No model is registered" in _texts(at)
+    assert not at.metric
+
+
+def test_service_health_on_the_demo(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(demo_home, monkeypatch, model="ticket-router")
+    at.run()
+    _service_health(at)
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Estimated accuracy"].endswith("%")  # the demo logs confidences
+    assert not any(v == "no data" for v in tiles.values()), tiles
+
+
+def test_overview_shows_the_planted_latency_breach_in_its_window(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 3's acceptance: with the demo data, the Overview shows every demo model with health
+    derived from its data, and the planted SLO breach is red for its window."""
+    key = json.loads((demo_home / "demo" / "answer_key.json").read_text())
+    breach = key["scenarios"]["latency_breach"]
+    at = _app(demo_home, monkeypatch, window=[breach["start"][:10], breach["end"][:10]])
+    at.run()
+    assert not at.exception
+    estate = next(df.value for df in at.dataframe if "latency_cell" in df.value.columns)
+    cells = dict(zip(estate["model_id"], estate["latency_cell"], strict=True))
+    assert set(cells) == set(key["models"])
+    assert cells[breach["model"]].endswith("· breached"), cells
+    health = dict(zip(estate["model_id"], estate["health"], strict=True))
+    assert health[breach["model"]] == "breached"
+    assert all(h in ("met", "at risk", "breached", "no data") for h in health.values())
+    assert md_escape(f"{breach['model']}: latency_p95 SLO breached") in _texts(at)
 
 
 def test_sidebar_defaults_come_from_the_data(estate_app: AppTest) -> None:
