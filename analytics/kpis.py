@@ -1173,8 +1173,8 @@ def _findings(kpis: pl.DataFrame, scope: Scope, info: ModelInfo, cfg: KpiConfig)
         out.append(
             Finding(
                 "warning",
-                f"{info.model_id}: {r['sli']} {fmt_value(r['sli'], r['current'], r['unit'])} "
-                f"against {fmt_value(r['sli'], r['baseline'], r['unit'])} in the baseline "
+                f"{info.model_id}: {r['sli']} {fmt_value(r['current'], r['unit'])} "
+                f"against {fmt_value(r['baseline'], r['unit'])} in the baseline "
                 f"({fmt_change(r['change'], r['unit'])}; {level}% interval "
                 f"{fmt_change(r['ci_low'], r['unit'])} to {fmt_change(r['ci_high'], r['unit'])})",
                 subject=r["sli"],
@@ -1196,28 +1196,30 @@ def _findings(kpis: pl.DataFrame, scope: Scope, info: ModelInfo, cfg: KpiConfig)
     return out
 
 
-def fmt_value(sli: str, v: float | None, unit: str) -> str:
-    """An SLI value as people read it: shares in %, latencies in ms."""
-    if v is None:
-        return "n/a"
+def fmt_value(v: float | None, unit: str, missing: str = "n/a") -> str:
+    """An SLI value as people read it: shares in %, latencies in ms, volumes per day."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return missing
     if unit == "share":
         return f"{v:.2%}"
     if unit == "ms":
         return f"{v:,.0f} ms"
     if unit == "requests/day":
         return f"{v:,.0f}/day"
-    return f"{v:.4f}"
+    return f"{v:.3f}"
 
 
-def fmt_change(v: float | None, unit: str) -> str:
-    """A change as people read it: shares in percentage points."""
-    if v is None:
-        return "n/a"
+def fmt_change(v: float | None, unit: str, missing: str = "n/a") -> str:
+    """A change as people read it: shares in percentage points, latencies in ms."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return missing
     if unit == "share":
         return f"{v * 100:+.2f} pt"
     if unit == "ms":
         return f"{v:+,.0f} ms"
-    return f"{v:+.4f}"
+    if unit == "requests/day":
+        return f"{v:+,.0f}/day"
+    return f"{v:+.3f}"
 
 
 def _empty(schema: Mapping[str, Any]) -> pl.DataFrame:

@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from analytics import kpis
 from analytics.kpis import KpiConfig
 from analytics.result import Result
 from analytics.slo import DEFAULT_TIERS, BurnTier
@@ -79,29 +80,13 @@ def sli_label(sli: str) -> str:
 
 
 def fmt_value(v: float | None, unit: str) -> str:
-    """An SLI value with its unit: shares in %, latencies in ms, volumes per day."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if unit == "share":
-        return f"{v:.2%}"
-    if unit == "ms":
-        return f"{v:,.0f} ms"
-    if unit == "requests/day":
-        return f"{v:,.0f}/day"
-    return f"{v:.3f}"
+    """An SLI value with its unit, as the analytics word it; a dash when there is none."""
+    return kpis.fmt_value(v, unit, missing="–")
 
 
 def fmt_change(v: float | None, unit: str) -> str:
-    """A change with its unit: shares in percentage points, latencies in ms."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if unit == "share":
-        return f"{v * 100:+.2f} pt"
-    if unit == "ms":
-        return f"{v:+,.0f} ms"
-    if unit == "requests/day":
-        return f"{v:+,.0f}/day"
-    return f"{v:+.3f}"
+    """A change with its unit (percentage points for shares); a dash when there is none."""
+    return kpis.fmt_change(v, unit, missing="–")
 
 
 def fmt_minutes(m: float | None) -> str:

@@ -62,7 +62,7 @@ def test_ewma_and_cusum_in_control_run_lengths() -> None:
         cusum_rl.append(np.argmax(side != 0) + 1 if (side != 0).any() else len(x))
     for rls, arl0 in ((ewma_rl, EWMA_ARL0), (cusum_rl, CUSUM_ARL0)):
         arl = float(np.mean(rls))
-        assert 1 / arl <= (1 / arl0) * (1 + 3 / np.sqrt(len(rls))), (arl, arl0)
+        assert (1 / arl) <= (1 / arl0) * (1 + 3 / np.sqrt(len(rls))), (arl, arl0)
 
 
 def _series(values: np.ndarray, n: np.ndarray | None = None, successes=None) -> pl.DataFrame:
