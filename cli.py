@@ -47,6 +47,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from sample_data.demo import build_demo
     from warehouse.store import Warehouse
 
+    if args.events is not None and not 1_000 <= args.events <= 100_000_000:
+        return _fail("--events must be between 1,000 and 100,000,000")
+    if args.seed < 0:
+        return _fail("--seed must be a non-negative integer")
     wh = Warehouse(args.home)
 
     def progress(msg: str) -> None:

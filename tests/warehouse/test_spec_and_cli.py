@@ -123,6 +123,17 @@ def test_failures_exit_nonzero_with_one_line(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr  # the failed ingests above still initialised it
 
 
+def test_sample_refuses_out_of_range_sizes(tmp_path: Path) -> None:
+    for args in (["--events", "-5"], ["--events", "10"], ["--events", "10000000000"]):
+        r = run_cli("--home", str(tmp_path / "h"), "sample", *args)
+        assert r.returncode == 1 and "--events must be between" in r.stderr
+    r = run_cli("--home", str(tmp_path / "h"), "sample", "--seed", "-1")
+    assert r.returncode == 1 and "--seed must be" in r.stderr
+    r = run_cli("--home", str(tmp_path / "h"), "sample", "--events", "lots")
+    assert r.returncode == 2 and "invalid int value" in r.stderr
+    assert not (tmp_path / "h").exists()  # nothing was created
+
+
 def test_home_from_environment_and_flag(tmp_path: Path) -> None:
     import os
 
