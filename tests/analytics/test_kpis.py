@@ -412,3 +412,47 @@ def test_cli_kpis_prints_the_service_health_result(health_demo, capsys) -> None:
     )
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "--baseline-to" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "ghost", "--from", "2026-08-01", "--to", "2026-08-31"], "ghost"),
+        (["--model", "ticket-router", "--from", "2026-02-30", "--to", "2026-08-31"], "--from"),
+        (["--model", "ticket-router", "--from", "2026-08-31", "--to", "2026-08-01"], "window"),
+        (
+            [
+                "--model",
+                "ticket-router",
+                "--from",
+                "2026-08-01",
+                "--to",
+                "2026-08-31",
+                "--only",
+                "kpis,nonsense",
+            ],
+            "nonsense",
+        ),
+        (
+            [
+                "--model",
+                "ticket-router",
+                "--from",
+                "2026-08-01",
+                "--to",
+                "2026-08-31",
+                "--segment",
+                'channel"; DROP TABLE labels; --=x',
+            ],
+            "segment",
+        ),
+    ],
+)
+def test_kpis_cli_bad_parameters_get_one_line(health_demo, capsys, extra, message) -> None:
+    from cli import main
+
+    rc = main(["--home", str(health_demo), "kpis", *extra])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert err.startswith("attest: error: ") and err.count("\n") == 1
+    assert message in err
