@@ -114,10 +114,6 @@ with kpi_tab:
             )
         with right:
             st.altair_chart(charts.calibration_chart(result), theme=None, width="stretch")
-            st.caption(
-                "Each dot is a confidence bin (size: requests). Below the diagonal the model "
-                "is over-confident."
-            )
 
 with slo_tab:
     slo = tables.slo_table(result)

@@ -480,7 +480,13 @@ def calibration_chart(result: Result, *, min_requests: int = 30) -> alt.Chart:
         )
     )
     return alt.layer(ref, lines, dots).properties(
-        title=alt.Title("Calibration", subtitle="On the diagonal: confidence = accuracy"),
+        title=alt.Title(
+            "Calibration",
+            subtitle=[
+                "Dots: confidence bins (size: requests)",
+                "Below the diagonal: over-confident",
+            ],
+        ),
         height=HEIGHT,
     )
 
