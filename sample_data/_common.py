@@ -42,6 +42,27 @@ ISO_MS = "%Y-%m-%dT%H:%M:%S%.3fZ"
 PREDICT_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
+def label_feedback_schemas(
+    ts: pl.DataType,
+) -> tuple[dict[str, pl.DataType], dict[str, pl.DataType]]:
+    """Columns of the late-label and feedback files, shared by the classic models."""
+    labels: dict[str, pl.DataType] = {
+        "request_id": pl.String(),
+        "label": pl.String(),
+        "labeled_at": ts,
+        "source": pl.String(),
+    }
+    feedback: dict[str, pl.DataType] = {
+        "request_id": pl.String(),
+        "feedback_type": pl.String(),
+        "value": pl.String(),
+        "reason": pl.String(),
+        "actor_id": pl.String(),
+        "given_at": ts,
+    }
+    return labels, feedback
+
+
 def predict_proba(model: Any, x: Any) -> np.ndarray:
     """predict_proba of a fitted pipeline, LightGBM on all cores (same numbers, less waiting)."""
     if isinstance(model[-1], lgb.LGBMClassifier):

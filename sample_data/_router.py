@@ -25,6 +25,7 @@ from sample_data._common import (
     MS_PER_MINUTE,
     Calendar,
     daily_counts,
+    label_feedback_schemas,
     predict_proba,
     rng_for,
     timestamps,
@@ -466,21 +467,7 @@ def schemas() -> tuple[dict[str, pl.DataType], dict[str, pl.DataType], dict[str,
     }
     for name, ftype, _ in FEATURES:
         events[name] = ftypes[ftype]
-    labels: dict[str, pl.DataType] = {
-        "request_id": pl.String(),
-        "label": pl.String(),
-        "labeled_at": ts,
-        "source": pl.String(),
-    }
-    feedback: dict[str, pl.DataType] = {
-        "request_id": pl.String(),
-        "feedback_type": pl.String(),
-        "value": pl.String(),
-        "reason": pl.String(),
-        "actor_id": pl.String(),
-        "given_at": ts,
-    }
-    return events, labels, feedback
+    return events, *label_feedback_schemas(ts)
 
 
 def spec(version: str) -> dict[str, Any]:

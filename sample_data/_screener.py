@@ -26,6 +26,7 @@ from sample_data._common import (
     MS_PER_HOUR,
     Calendar,
     daily_counts,
+    label_feedback_schemas,
     predict_proba,
     rng_for,
     timestamps,
@@ -443,21 +444,7 @@ def schemas() -> tuple[dict[str, pl.DataType], dict[str, pl.DataType], dict[str,
         events[name] = ftypes[ftype]
     for name, _, _ in SENSITIVE:
         events[name] = pl.String()
-    labels: dict[str, pl.DataType] = {
-        "request_id": pl.String(),
-        "label": pl.String(),
-        "labeled_at": ts,
-        "source": pl.String(),
-    }
-    feedback: dict[str, pl.DataType] = {
-        "request_id": pl.String(),
-        "feedback_type": pl.String(),
-        "value": pl.String(),
-        "reason": pl.String(),
-        "actor_id": pl.String(),
-        "given_at": ts,
-    }
-    return events, labels, feedback
+    return events, *label_feedback_schemas(ts)
 
 
 def spec(version: str) -> dict[str, Any]:
