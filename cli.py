@@ -200,40 +200,12 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     from analytics.kpis import KpiConfig
-    from analytics.scope import Scope, Window, parse_day
     from analytics.service_health import PARTS, ServiceHealthConfig, service_health
-    from warehouse.store import Warehouse
+    from commands.shared import scope_from_args
 
     try:
-        analysis = Window.days(parse_day(args.date_from, "--from"), parse_day(args.date_to, "--to"))
-        if (args.baseline_from is None) != (args.baseline_to is None):
-            raise ValueError("give both --baseline-from and --baseline-to, or neither")
-        baseline = None
-        if args.baseline_from is not None:
-            baseline = Window.days(
-                parse_day(args.baseline_from, "--baseline-from"),
-                parse_day(args.baseline_to, "--baseline-to"),
-            )
-        segment = []
-        for text in args.segment or ():
-            column, sep, value = text.partition("=")
-            if not sep or not column:
-                raise ValueError(f"--segment: {text!r} is not column=value")
-            segment.append((column, value))
         parts = [p.strip() for p in args.only.split(",")] if args.only else list(PARTS)
-        wh = Warehouse(args.home)
-        snap = wh.current_snapshot()
-        if snap is None:
-            raise ValueError(f"no warehouse at {wh.home}: run `attest init` or `attest sample`")
-        bound = args.as_of_batch if args.as_of_batch is not None else snap.as_of_batch
-        scope = Scope(
-            model=args.model,
-            analysis=analysis,
-            baseline=baseline,
-            versions=tuple(v.strip() for v in (args.versions or "").split(",") if v.strip()),
-            segment=tuple(segment),
-            as_of_batch=bound,
-        )
+        wh, snap, scope = scope_from_args(args)
         config = ServiceHealthConfig(kpis=KpiConfig(bucket=args.bucket))
         with contextlib.closing(wh.connect(snap)) as con:
             result = service_health(
@@ -274,6 +246,9 @@ def _print_health(result: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from commands import register_all
+    from commands.shared import add_scope_arguments
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--home",
@@ -337,23 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="service health of one model: KPIs, SLOs, control charts, estimated accuracy",
     )
-    s.add_argument("--model", required=True, help="registered model id")
-    s.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first day")
-    s.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last day")
-    s.add_argument(
-        "--baseline-from",
-        metavar="DATE",
-        help="first baseline day (default: the same number of days just before --from)",
-    )
-    s.add_argument("--baseline-to", metavar="DATE", help="last baseline day")
-    s.add_argument("--versions", help="comma-separated model versions (default: all)")
-    s.add_argument(
-        "--segment", action="append", metavar="COLUMN=VALUE", help="segment filter (repeatable)"
-    )
-    s.add_argument("--as-of-batch", type=int, help="data bound (default: the newest batch)")
+    add_scope_arguments(s)
     s.add_argument("--bucket", choices=("hour", "day", "week"), default="day")
     s.add_argument("--only", help="comma-separated parts: kpis,slo,spc,estimation (default: all)")
     s.set_defaults(func=cmd_kpis)
+
+    register_all(sub, common)
     return p
 
 

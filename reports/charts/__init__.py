@@ -1,8 +1,10 @@
 """Altair chart builders shared by the pages and the PDF reports, and the one registered theme.
 
-Builders are pure functions ``Result -> alt.Chart`` (no Streamlit here). Pages show them with
-``st.altair_chart(chart, theme=None)`` so the registered ``attest`` theme applies on screen as it
-does in the PDF; ``.streamlit/config.toml`` repeats the same palette for Streamlit's own widgets.
+Builders are pure functions ``Result -> alt.Chart`` (no Streamlit here). Area builders live in
+submodules (``reports.charts.drift``, ``.fairness``, ...) and reuse the palette, sizes and helpers
+defined here. Pages show them with ``st.altair_chart(chart, theme=None)`` so the registered
+``attest`` theme applies on screen as it does in the PDF; ``.streamlit/config.toml`` repeats the
+same palette for Streamlit's own widgets.
 """
 
 from __future__ import annotations
