@@ -11,7 +11,7 @@ import argparse
 import importlib
 import importlib.util
 
-AREAS = ("drift", "fairness", "costs", "operations", "explain")
+AREAS = ("drift", "fairness", "costs", "operations", "explain", "report")
 
 
 def register_all(

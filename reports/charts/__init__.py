@@ -43,6 +43,8 @@ GRID = "#e6e9ee"
 WIDTH, HEIGHT = 640, 240
 TALL = 300  # charts with several series and a legend
 THEME = "attest"
+# Date axes label days: at most one tick per day, so short windows do not repeat a date.
+DAY_AXIS = alt.Axis(format="%b %d", tickMinStep=24 * 3600 * 1000)
 
 
 @alt.theme.register(THEME, enable=True)
@@ -101,7 +103,7 @@ def traffic_chart(result: Result, frame: str = "daily") -> alt.Chart:
         alt.Chart(df.select("model_id", "day", "requests"))
         .mark_line(point=alt.OverlayMarkDef(size=18))
         .encode(
-            x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d")),
+            x=alt.X("day:T", title=None, axis=DAY_AXIS),
             y=alt.Y("requests:Q", title="Requests per day"),
             color=alt.Color("model_id:N", title="Model"),
             tooltip=[
@@ -123,7 +125,7 @@ def error_rate_chart(result: Result, frame: str = "daily") -> alt.Chart:
         alt.Chart(df.select("model_id", "day", "error_rate"))
         .mark_line(point=alt.OverlayMarkDef(size=18))
         .encode(
-            x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d")),
+            x=alt.X("day:T", title=None, axis=DAY_AXIS),
             y=alt.Y("error_rate:Q", title="Failed requests", axis=alt.Axis(format=".1%")),
             color=alt.Color("model_id:N", title="Model"),
             tooltip=[
@@ -258,7 +260,7 @@ def control_chart(result: Result, sli: str, *, height: int = 220) -> alt.Chart:
         return _empty(f"No series for {sli}")
     unit = _unit(result, sli)
     fmt = axis_format(unit)
-    x = alt.X("period_start:T", title=None, axis=alt.Axis(format="%b %d"))
+    x = alt.X("period_start:T", title=None, axis=DAY_AXIS)
     color = alt.Color(
         "series:N",
         title=None,
@@ -360,7 +362,7 @@ def estimation_chart(result: Result) -> alt.Chart:
     if est is None or est.height == 0:
         return _empty("No estimate: no served requests with a confidence in the window")
     domain = ["realised, within band", "realised, outside band"]
-    x = alt.X("period_start:T", title=None, axis=alt.Axis(format="%b %d"))
+    x = alt.X("period_start:T", title=None, axis=DAY_AXIS)
     base = est.select(
         "period_start",
         "requests",
@@ -504,7 +506,7 @@ def error_budget_chart(result: Result) -> alt.Chart:
     )
     if data.height == 0:
         return _empty("No SLO with an error budget in the window")
-    x = alt.X("window_end:T", title=None, axis=alt.Axis(format="%b %d"))
+    x = alt.X("window_end:T", title=None, axis=DAY_AXIS)
     lines = (
         alt.Chart(data)
         .mark_line(point=alt.OverlayMarkDef(size=12))
@@ -583,7 +585,7 @@ def burn_rate_chart(result: Result, slo_id: str, *, max_points: int = BURN_POINT
     )
     tiers = sorted(data["tier"].unique().to_list())
     color = alt.Color("tier:N", title="Alert tier", scale=alt.Scale(domain=tiers))
-    x = alt.X("at:T", title=None, axis=alt.Axis(format="%b %d"))
+    x = alt.X("at:T", title=None, axis=DAY_AXIS)
     y = alt.Y(
         "long_burn:Q",
         title="Burn rate (x sustainable)",
