@@ -28,7 +28,7 @@ page = st.navigation(
             _page("explainability.py", "Explainability", "lightbulb"),
         ],
         "Evidence": [
-            _page("report_builder.py", "Reports", "description", url_path="reports"),
+            _page("reports.py", "Reports", "description"),
             _page("audit_trail.py", "Audit trail", "fact_check"),
         ],
         "Data": [

@@ -23,15 +23,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     snap = wh.current_snapshot()
     if snap is None:
         return fail(f"no warehouse at {wh.home}: run `attest init` or `attest sample`")
-    request = ReportRequest(
-        kind=args.kind,
-        params=params,
-        as_of_batch=snap.as_of_batch if args.as_of_batch is None else args.as_of_batch,
-        prepared_by=args.prepared_by or args.actor,
-        entity=args.entity,
-        supersedes=args.supersedes,
-    )
     try:
+        request = ReportRequest(
+            kind=args.kind,
+            params=params,
+            as_of_batch=snap.as_of_batch if args.as_of_batch is None else args.as_of_batch,
+            prepared_by=args.prepared_by or args.actor,
+            entity=args.entity,
+            supersedes=args.supersedes,
+        )
         done = generate(wh, request, Path(args.out), actor=args.actor, wait_s=args.wait)
     except ValueError as e:
         return fail(str(e))

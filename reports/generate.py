@@ -28,6 +28,8 @@ from warehouse.store import SnapshotInfo, Warehouse
 from warehouse.version import code_version
 
 MAX_PDF_BYTES = 200 << 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,21 @@ class ReportRequest:
     prepared_by: str = "Attest"
     entity: str = "the organisation operating the AI services"
     supersedes: str | None = None
+
+    def __post_init__(self) -> None:
+        for what, value, limit in (
+            ("--prepared-by", self.prepared_by, 120),
+            ("--entity", self.entity, 200),
+            *((f"--{k}", v, 200) for k, v in self.params.items()),
+        ):
+            if not value.strip():
+                raise ValueError(f"{what} is empty")
+            if len(value) > limit:
+                raise ValueError(f"{what} is longer than {limit} characters")
+            if _CONTROL.search(value):
+                raise ValueError(f"{what} contains control characters")
+        if self.supersedes is not None and not _UUID.fullmatch(self.supersedes):
+            raise ValueError(f"--supersedes {self.supersedes!r} is not a report id (a UUID)")
 
     def generation(self) -> dict[str, Any]:
         return {

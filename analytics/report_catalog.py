@@ -1,0 +1,49 @@
+"""What the Reports page offers and lists: incidents to review, and the report ledger."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from analytics.result import Recorder, Result
+
+_INCIDENTS_SQL = """
+SELECT incident_id, model_id, title, severity, category, opened_at, resolved_at
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY incident_id ORDER BY batch_id DESC, revision_at DESC) AS rev
+    FROM incidents
+    WHERE batch_id <= $bound
+)
+WHERE rev = 1
+ORDER BY opened_at DESC, incident_id
+"""
+
+_LEDGER_SQL = """
+SELECT report_id, kind, title, template_version, as_of_batch, generated_at, generated_by,
+       pages, pdf_sha256, manifest_sha256, key_id, file_name, code_version, batch_id
+FROM report_ledger
+WHERE batch_id <= $bound
+ORDER BY batch_id DESC
+"""
+
+
+def incident_choices(con: duckdb.DuckDBPyConnection, as_of_batch: int) -> pl.DataFrame:
+    """Incidents under the data bound (latest revision), newest first."""
+    rec = Recorder(con, as_of_batch=as_of_batch)
+    return rec.query("incidents", _INCIDENTS_SQL, {"bound": as_of_batch})
+
+
+def report_history(
+    con: duckdb.DuckDBPyConnection, as_of_batch: int, snapshot_id: int | None = None
+) -> Result:
+    """The report ledger under the data bound, newest first (frame ``reports``)."""
+    rec = Recorder(con, as_of_batch=as_of_batch, snapshot_id=snapshot_id)
+    with con.cursor() as cur:
+        exists = cur.sql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'report_ledger'"
+        ).fetchall()[0][0]
+    if not exists:  # a snapshot published before the ledger migration
+        return Result(scope=None, frames={"reports": pl.DataFrame()}, evidence=[])
+    reports = rec.query("report ledger", _LEDGER_SQL, {"bound": as_of_batch})
+    return Result(scope=None, frames={"reports": reports}, evidence=rec.evidence)
