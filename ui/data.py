@@ -155,17 +155,36 @@ def quarantine_csv(
 
 @st.cache_data(max_entries=8, show_spinner="Verifying the audit chain…")
 def _audit(
-    snapshot_path: str, anchors_stamp: tuple[int, int], _snap: SnapshotInfo
+    snapshot_path: str,
+    anchors_stamp: tuple[int, int],
+    actions: tuple[str, ...],
+    actors: tuple[str, ...],
+    search: str | None,
+    _snap: SnapshotInfo,
 ) -> tuple[Result, audit.ChainReport]:
     anchors = Warehouse(home()).paths.anchors
-    return audit_trail(connection(_snap), anchors, snapshot_id=_snap.snapshot_id)
+    return audit_trail(
+        connection(_snap),
+        anchors,
+        snapshot_id=_snap.snapshot_id,
+        actions=actions,
+        actors=actors,
+        search=search,
+    )
 
 
-def audit_log(snap: SnapshotInfo) -> tuple[Result, audit.ChainReport]:
-    """The newest audit events and the chain verification of a snapshot.
+def audit_log(
+    snap: SnapshotInfo,
+    *,
+    actions: tuple[str, ...] = (),
+    actors: tuple[str, ...] = (),
+    search: str | None = None,
+) -> tuple[Result, audit.ChainReport]:
+    """The newest audit events (filtered), reports generated, and the chain verification of a
+    snapshot.
 
-    Cached per snapshot and per state of ``anchors.log`` (size, mtime), so a changed anchor
-    file is verified again.
+    Cached per snapshot, filters and state of ``anchors.log`` (size, mtime), so a changed
+    anchor file is verified again.
     """
     anchors = Warehouse(home()).paths.anchors
     try:
@@ -173,4 +192,4 @@ def audit_log(snap: SnapshotInfo) -> tuple[Result, audit.ChainReport]:
         stamp = (st_.st_size, st_.st_mtime_ns)
     except OSError:
         stamp = (-1, -1)
-    return _audit(str(snap.path), stamp, snap)
+    return _audit(str(snap.path), stamp, actions, actors, search, snap)

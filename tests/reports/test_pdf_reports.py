@@ -410,3 +410,35 @@ def test_identical_builds_are_byte_identical_and_differ_when_data_bound_differs(
     assert one.pdf == two.pdf and one.report_id == two.report_id
     three = ReportBuilder(_control(as_of_batch=4)).build(software={"attest": "test"})
     assert three.report_id != one.report_id and three.pdf != one.pdf
+
+
+def test_audit_trail_lists_who_generated_which_report_and_filters(
+    pir: dict[str, Any], home: Path
+) -> None:
+    from analytics.audit_trail import audit_trail, facet_values
+
+    wh = Warehouse(home)
+    done = pir["done"]
+    with contextlib.closing(wh.connect()) as con:
+        everything, chain = audit_trail(con, wh.paths.anchors)
+        assert chain.ok
+        reports = everything.frame("reports")
+        row = reports.filter(reports["report_id"] == done.report_id).row(0, named=True)
+        assert (row["actor"], row["kind"], row["pdf_sha256"]) == (
+            "test:reports",
+            "pir",
+            done.pdf_sha256,
+        )
+        assert "report.generate" in facet_values(everything, "action")
+        only, _ = audit_trail(con, wh.paths.anchors, actions=["report.generate"])
+        assert set(only.frame("audit_log")["action"]) == {"report.generate"}
+        assert done.report_id in only.frame("audit_log")["object_ref"].to_list()[0]
+        by_actor, _ = audit_trail(con, wh.paths.anchors, actors=["nobody"])
+        assert by_actor.frame("audit_log").height == 0
+        found, _ = audit_trail(con, wh.paths.anchors, search=done.report_id[:8].upper())
+        assert found.frame("audit_log").height >= 1  # case-insensitive substring
+        for hostile in ("%", "_%" * 15, "' OR 1=1 --", "report:%"):
+            none, _ = audit_trail(con, wh.paths.anchors, search=hostile)
+            assert none.frame("audit_log").height == 0, hostile  # literal, not a pattern
+        with pytest.raises(ValueError, match="longer than"):
+            audit_trail(con, wh.paths.anchors, search="x" * 201)
