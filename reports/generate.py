@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -110,11 +112,18 @@ class ReportKind:
     optional: tuple[str, ...] = field(default=())
 
 
-def kinds() -> dict[str, ReportKind]:
-    """The report types this version can generate."""
-    from reports import pir
+# One module per report kind, each exposing ``KIND``; listed here so the catalogue order is fixed.
+KIND_MODULES = ("pir", "soc2", "ll144", "eu_ai_act", "model_card")
 
-    return {k.name: k for k in (pir.KIND,)}
+
+def kinds() -> dict[str, ReportKind]:
+    """The report types this version can generate (the kind modules that are present)."""
+    found: list[ReportKind] = []
+    for module in KIND_MODULES:
+        name = f"reports.{module}"
+        if importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name).KIND)
+    return {k.name: k for k in found}
 
 
 def software() -> dict[str, str]:
