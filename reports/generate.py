@@ -112,7 +112,7 @@ class ReportKind:
     optional: tuple[str, ...] = field(default=())
 
 
-# One module per report kind, each exposing ``KIND``; listed here so the catalogue order is fixed.
+# One module per report kind, each exposing ``KIND`` (or ``KINDS`` for a family of documents); listed here so the catalogue order is fixed.
 KIND_MODULES = ("pir", "soc2", "ll144", "eu_ai_act", "model_card")
 
 
@@ -122,7 +122,8 @@ def kinds() -> dict[str, ReportKind]:
     for module in KIND_MODULES:
         name = f"reports.{module}"
         if importlib.util.find_spec(name) is not None:
-            found.append(importlib.import_module(name).KIND)
+            mod = importlib.import_module(name)
+            found.extend(getattr(mod, "KINDS", None) or (mod.KIND,))
     return {k.name: k for k in found}
 
 
