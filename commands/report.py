@@ -109,8 +109,16 @@ def register(
     s.add_argument("kind", choices=sorted(catalog), help="report kind")
     s.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
     names = sorted({p for k in catalog.values() for p in (*k.params, *k.optional)})
+    helps = {
+        "from": ("D", "first day of the period, YYYY-MM-DD (inclusive)"),
+        "to": ("D", "last day of the period, YYYY-MM-DD (inclusive)"),
+        "model": ("M", "model id"),
+        "incident": ("ID", "incident id"),
+    }
     for name in names:
-        s.add_argument(f"--{name}", help=f"{name} (for the report kinds that take it)")
+        metavar, what = helps.get(name, (name.upper(), name))
+        users = ", ".join(k.name for k in catalog.values() if name in (*k.params, *k.optional))
+        s.add_argument(f"--{name}", metavar=metavar, help=f"{what} (for: {users})")
     s.add_argument("--as-of-batch", type=int, help="data bound (default: the newest batch)")
     s.add_argument("--prepared-by", help="name printed as the preparer (default: --actor)")
     s.add_argument(
