@@ -107,6 +107,22 @@ def count_rows(
     return int(run(rec, f"explain/{model}/rows", j.aggregate(n=_.count()))["n"][0])
 
 
+def rows_by_version(
+    rec: Recorder,
+    model: str,
+    *,
+    versions: Sequence[str] = (),
+    window: Window | None = None,
+    segment: Sequence[tuple[str, str]] = (),
+) -> dict[str, int]:
+    """Served requests with logged features in the scope, per model version."""
+    j = _joined(rec, model, [], versions=versions, window=window, segment=segment)
+    df = run(
+        rec, f"explain/{model}/rows_by_version", j.group_by("model_version").aggregate(n=_.count())
+    )
+    return {str(v): int(n) for v, n in df.select("model_version", "n").iter_rows()}
+
+
 def logged_sample(
     rec: Recorder,
     model: str,
@@ -187,4 +203,11 @@ def request_row(rec: Recorder, model: str | None, request_id: str) -> tuple[str,
     return model, row.head(1)
 
 
-__all__ = ["FEATURE_TYPES", "count_rows", "feature_types", "logged_sample", "request_row"]
+__all__ = [
+    "FEATURE_TYPES",
+    "count_rows",
+    "feature_types",
+    "logged_sample",
+    "request_row",
+    "rows_by_version",
+]

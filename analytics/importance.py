@@ -105,6 +105,36 @@ def persisted(rec: Recorder, model: str, version: str | None, segment: str = "")
     return run(rec, f"importance/{model}/persisted", rows)
 
 
+def history(rec: Recorder, model: str, *, segment: str = "") -> pl.DataFrame:
+    """Every persisted window of a model (newest computation per version and window) for the
+    importance-over-time view: model_version, window_start, window_end, feature, importance,
+    share, ci_low, ci_high, rank, method, batch_id. Empty when none (or no table)."""
+    cols = [
+        "model_version", "window_start", "window_end", "feature", "importance", "share",
+        "ci_low", "ci_high", "rank", "method", "batch_id",
+    ]  # fmt: skip
+    if not table_exists(rec):
+        return pl.DataFrame()
+    t = bounded(rec, TABLE)
+    t = t.filter((t.model_id == model) & (t.segment == segment))
+    w = ibis.window(
+        group_by=[t.model_version, t.window_start, t.window_end], order_by=ibis.desc(t.batch_id)
+    )
+    newest = (
+        t.select("model_version", "window_start", "window_end", "batch_id")
+        .distinct()
+        .mutate(rn=ibis.row_number().over(w))
+        .filter(_.rn == 0)
+        .drop("rn")
+    )
+    rows = (
+        t.join(newest, ["model_version", "window_start", "window_end", "batch_id"])
+        .select(*cols)
+        .order_by(["model_version", "window_start", "rank"])
+    )
+    return run(rec, f"importance/{model}/history", rows)
+
+
 def feature_importances(
     con: duckdb.DuckDBPyConnection,
     home: Path,
@@ -228,6 +258,7 @@ __all__ = [
     "artifact_importances",
     "empty_frame",
     "feature_importances",
+    "history",
     "persisted",
     "shares_frame",
 ]
