@@ -84,6 +84,7 @@ class ExplainConfig:
     seed: the sample's seed (the background uses ``seed + 1``, the surrogate ``seed + 2``).
     bootstrap_resamples / alpha: the interval of the mean |SHAP|.
     segment_min_rows: fewer sample rows in a segment value and it is not reported.
+    min_version_rows: fewer sample rows of a version and it is not explained (a finding says so).
     max_reasons: principal reasons of a decision (Reg. B: more than four is not helpful).
     surrogate_rows / surrogate_holdout: the surrogate's training sample and held-out share.
     min_fidelity: a surrogate below it is reported as a warning.
@@ -97,6 +98,7 @@ class ExplainConfig:
     bootstrap_resamples: int = 400
     alpha: float = 0.05
     segment_min_rows: int = 30
+    min_version_rows: int = 30
     max_reasons: int = 4
     surrogate_rows: int = 5000
     surrogate_holdout: float = 0.25
@@ -111,6 +113,7 @@ class ExplainConfig:
             ("background_size", 10, 10_000),
             ("bootstrap_resamples", 0, 10_000),
             ("segment_min_rows", 1, 1_000_000),
+            ("min_version_rows", 1, 1_000_000),
             ("surrogate_rows", 100, 200_000),
             ("exact_max_columns", 1, 16),
             ("points_per_version", 10, 200_000),
@@ -706,12 +709,23 @@ def explain_scope(
     in_window = rows_by_version(
         rec, model, versions=scope.versions, window=scope.analysis, segment=scope.segment
     )
-    versions = sorted(set(sample["model_version"].to_list()))
+    versions = _version_order(rec, model, set(sample["model_version"].to_list()))
     summaries, importances, points, segments, periods = [], [], [], [], []
     findings: list[Finding] = []
     for vi, version in enumerate(versions):
         tick(0.1 + 0.8 * vi / len(versions), f"Explaining version {version}")
         rows = sample.filter(pl.col("model_version") == version)
+        if rows.height < cfg.min_version_rows:
+            findings.append(
+                Finding(
+                    "info",
+                    f"{version}: only {rows.height} sampled row(s) of "
+                    f"{in_window.get(version, rows.height)} in the window; too few to explain "
+                    f"(at least {cfg.min_version_rows}). Narrow the scope to this version.",
+                    version,
+                )
+            )
+            continue
         bg_rows = background.filter(pl.col("model_version") == version)
         if bg_rows.height < 10:
             bg_rows = background
@@ -822,6 +836,13 @@ def explain_scope(
         findings=findings,
         evidence=rec.evidence,
     )
+
+
+def _version_order(rec: Recorder, model: str, present: set[str]) -> list[str]:
+    """The versions present, oldest first (registry creation order; unregistered ones last)."""
+    refs = registry.artifact_refs(rec.con, model, rec=rec)  # newest first
+    known = [r.version for r in reversed(refs) if r.version in present]
+    return known + sorted(present - set(known))
 
 
 def _check_segment(types: dict[str, str], scope: Scope) -> None:
