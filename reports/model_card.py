@@ -410,9 +410,7 @@ class Check:
 
 
 def _slo_target(row: dict[str, Any]) -> str:
-    return (
-        f"≥ {row['objective']:.3%}".replace(".000%", "%") if row["objective"] is not None else "–"
-    )
+    return "–" if row["objective"] is None else f"≥ {row['objective'] * 100:.4g}%"
 
 
 def scorecard(g: Gathered) -> list[Check]:
@@ -636,7 +634,7 @@ def scorecard_section(b: ReportBuilder, g: Gathered, checks: list[Check], headin
     b.table(
         scorecard_frame(checks),
         caption="Targets against actuals (rows that fail are tinted)",
-        widths=[1.15, 2.0, 1.05, 2.3, 1.15, 1.6],
+        widths=[1.1, 1.9, 1.0, 2.2, 1.1, 1.95],
         highlight="_bad",
         evidence="slo/definitions" if has(g.health, "slo/definitions") else None,
     )
