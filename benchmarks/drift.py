@@ -154,7 +154,8 @@ def build_database(parquet: Path, db: Path) -> None:
 
     tmp = db.with_suffix(".tmp.duckdb")
     tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp), config={"enable_progress_bar": False})
+    con = duckdb.connect(str(tmp))
+    con.execute("SET enable_progress_bar = false")  # not settable as a global option in DuckDB 2
     apply_migrations(con)
     now = datetime.now(UTC)
     con.execute(

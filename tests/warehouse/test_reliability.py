@@ -91,6 +91,16 @@ def test_sigkill_during_ingest_never_leaves_a_partial_batch(tmp_path: Path) -> N
     files = [big_csv(tmp_path / f"part{i}.csv", 120_000, i * 120_000, i) for i in range(3)]
     rnd = random.Random(42)
     trials = int(os.environ.get("ATTEST_CRASH_TRIALS", "6"))
+    # Kill times are drawn over the duration of a full ingest on this machine, measured first,
+    # so the trials cover 0..3 committed batches on a fast or a busy machine alike.
+    calibration = tmp_path / "calibration"
+    with Warehouse(calibration).writer(actor="test") as w:
+        w.register_model(SPEC)
+    t0 = time.monotonic()
+    full = attest(calibration, "ingest", *map(str, files), "--model", "loan-risk", "--json")
+    _, err = full.communicate(timeout=600)
+    assert full.returncode == 0, err
+    full_s = time.monotonic() - t0
     outcomes = []
     for trial in range(trials):
         home = tmp_path / f"home{trial}"
@@ -98,7 +108,7 @@ def test_sigkill_during_ingest_never_leaves_a_partial_batch(tmp_path: Path) -> N
         with wh.writer(actor="test") as w:
             w.register_model(SPEC)
         proc = attest(home, "ingest", *map(str, files), "--model", "loan-risk", "--json")
-        time.sleep(rnd.uniform(0.3, 4.0))
+        time.sleep(rnd.uniform(0.05, 1.1) * full_s)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         # The warehouse opens (WAL replayed), no partial batch is visible, snapshot catches up.
