@@ -33,10 +33,12 @@ def cents(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def spend_table(result: Result) -> pl.DataFrame:
-    return cents(result.frame("spend")).with_columns(
+    spend = cents(result.frame("spend")).with_columns(
         pl.col("model_id").fill_null("(unassigned)"),
         pl.col("logged_cost").fill_null(0.0),  # no LLM requests: nothing logged
     )
+    # The spend frame counts LLM requests only; say so rather than show a model's traffic as 0.
+    return spend.rename({"requests": "llm_requests"}) if "requests" in spend.columns else spend
 
 
 def budget_table(result: Result) -> pl.DataFrame:

@@ -40,7 +40,7 @@ def _status_css(value: object) -> str:
 
 def full_height(rows: int, cap: int = 900) -> int:
     """A dataframe height in pixels that shows ``rows`` rows without scrolling (up to ``cap``)."""
-    return min(cap, 35 * (rows + 1) + 12)
+    return min(cap, 35 * (rows + 1) + 3)  # header + rows + the frame's border
 
 
 def label(column: str) -> str:
