@@ -227,7 +227,10 @@ def _home(ctx: Context) -> Path:
 
 
 def gather(
-    ctx: Context, *, drift_parts: tuple[str, ...] = ("features", "predictions", "labels")
+    ctx: Context,
+    *,
+    drift_parts: tuple[str, ...] = ("features", "predictions", "labels"),
+    health_parts: tuple[str, ...] = ("kpis", "slo", "estimation"),
 ) -> Gathered:
     """Validate the request (model, version, period) and run every analysis once."""
     from analytics.drift import data_drift
@@ -315,7 +318,7 @@ def gather(
         versions=(version,) if pinned and version else (),
         as_of_batch=bound,
     )
-    health = service_health(ctx.con, scope, parts=("kpis", "slo", "estimation"))
+    health = service_health(ctx.con, scope, parts=health_parts)
     ops = operations(ctx.con, scope.with_(versions=()))  # estate records: no version filter
     features = columns.filter(pl.col("role") == "feature")
     drift = None
