@@ -12,7 +12,13 @@ from reports.signing import SignatureError
 from ui import data, data_reports
 from ui.evidence import evidence_panel
 from ui.page import header
-from ui.reports import ReportRefused, first_page_png, generate_report, reports_dir
+from ui.reports import (
+    ReportRefused,
+    first_page_png,
+    generate_report,
+    parameter_form,
+    reports_dir,
+)
 from ui.tables import table
 from ui.text import md_escape
 from warehouse.store import Warehouse
@@ -31,30 +37,16 @@ generate_tab, history_tab, verify_tab = st.tabs(["Generate", "Earlier reports", 
 with generate_tab:
     kind_name = st.selectbox(
         "Report",
-        options=sorted(catalog),
+        options=list(catalog),  # the catalogue's order: the post-incident review first
         format_func=lambda k: catalog[k].title,
         key="rep_kind",
     )
     kind = catalog[kind_name]
     st.caption(md_escape(f"{kind.title}: {kind.describe}. Template {kind.template_version}."))
-    params: dict[str, str] = {}
-    ready = True
-    if "incident" in kind.params:
-        incidents = data_reports.incidents(snap, bound)
-        labels = {
-            r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['title']}"
-            for r in incidents.iter_rows(named=True)
-        }
-        if labels:
-            params["incident"] = st.selectbox(
-                "Incident",
-                options=list(labels),
-                format_func=labels.__getitem__,
-                key="rep_incident",
-            )
-        else:
-            ready = False
-            st.info("No incident is recorded under this data bound.", icon=":material/info:")
+    params, blocked = parameter_form(kind, snap, bound, scope)
+    ready = not blocked
+    for reason in blocked:
+        st.info(md_escape(reason), icon=":material/info:")
     left, right = st.columns(2)
     prepared_by = left.text_input(
         "Prepared by (printed on the cover)", value="Compliance office", max_chars=120
@@ -79,8 +71,14 @@ with generate_tab:
                     prepared_by=prepared_by,
                     entity=entity,
                 )
-                st.write("Running the analyses, rendering the PDF, signing and recording it…")
+                given = ", ".join(f"{k} {v}" for k, v in sorted(params.items())) or "none"
+                st.write(f"Parameters checked: {md_escape(given)}.")
+                st.write(
+                    "Running the analyses and rendering the PDF, then signing it and "
+                    "recording it in the report ledger and the audit log…"
+                )
                 st.session_state["rep_last"] = generate_report(home, request)
+                st.write(f"Signed and recorded: {st.session_state['rep_last']['pages']} pages.")
             except (ReportRefused, ValueError) as e:
                 st.session_state.pop("rep_last", None)
                 status.update(label="The report was not generated", state="error")

@@ -1,11 +1,16 @@
-"""Cached reads for the Reports page: incidents to review and the report ledger."""
+"""Cached reads for the Reports page: models, versions, incidents and the report ledger."""
 
 from __future__ import annotations
 
 import polars as pl
 import streamlit as st
 
-from analytics.report_catalog import incident_choices, report_history
+from analytics.report_catalog import (
+    incident_choices,
+    model_choices,
+    report_history,
+    version_choices,
+)
 from analytics.result import Result
 from ui.data import connection
 from warehouse.store import SnapshotInfo
@@ -19,6 +24,26 @@ def _incidents(snapshot_path: str, as_of_batch: int, _snap: SnapshotInfo) -> pl.
 def incidents(snap: SnapshotInfo, as_of_batch: int) -> pl.DataFrame:
     """Incidents under the data bound, newest first."""
     return _incidents(str(snap.path), as_of_batch, snap)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _models(snapshot_path: str, as_of_batch: int, _snap: SnapshotInfo) -> pl.DataFrame:
+    return model_choices(connection(_snap), as_of_batch)
+
+
+def models(snap: SnapshotInfo, as_of_batch: int) -> pl.DataFrame:
+    """Registered models under the data bound, with their regulatory flags."""
+    return _models(str(snap.path), as_of_batch, snap)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _versions(snapshot_path: str, as_of_batch: int, _snap: SnapshotInfo) -> pl.DataFrame:
+    return version_choices(connection(_snap), as_of_batch)
+
+
+def versions(snap: SnapshotInfo, as_of_batch: int) -> pl.DataFrame:
+    """Registered model versions under the data bound."""
+    return _versions(str(snap.path), as_of_batch, snap)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

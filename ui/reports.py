@@ -3,6 +3,11 @@
 As with uploads, the app never writes to the warehouse from a Streamlit thread: generation runs
 ``python -m cli report KIND ... --json`` in a subprocess (single-writer lock, ledger and audit
 event from the CLI path) and the page shows its result or its one-line refusal.
+
+``parameter_form`` draws the inputs of any report kind from its declared parameters: a model
+picker from the catalogue, a period defaulting to the sidebar's window, an incident picker, the
+version of the chosen model, the LL144 output type, and a text field for any other parameter, so
+kinds added later get a working form without page changes.
 """
 
 from __future__ import annotations
@@ -15,7 +20,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from reports.generate import ReportRequest, default_file_name
+import streamlit as st
+
+from analytics.scope import Scope
+from reports.generate import ReportKind, ReportRequest, default_file_name
+from ui import data_reports
+from warehouse.store import SnapshotInfo
 
 ACTOR = "app:reports"
 REPORT_TIMEOUT_S = 600
@@ -66,6 +76,107 @@ def generate_report(home: Path, request: ReportRequest) -> dict[str, Any]:
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     message = lines[-1] if lines else f"report generation failed (exit code {proc.returncode})"
     raise ReportRefused(message.removeprefix("attest: error: "))
+
+
+ALL_MODELS = "(all models)"
+LL144_MODES = {
+    "selection": "Selection (selected / assessed)",
+    "scoring": "Scoring (share above the median score)",
+}
+
+
+def parameter_form(
+    kind: ReportKind, snap: SnapshotInfo, bound: int, scope: Scope
+) -> tuple[dict[str, str], list[str]]:
+    """Inputs for every parameter of ``kind``; returns (params, reasons it cannot run yet)."""
+    names = [*kind.params, *kind.optional]
+    required = set(kind.params)
+    params: dict[str, str] = {}
+    blocked: list[str] = []
+    key = f"rep_{kind.name}"
+    if "model" in names:
+        models = data_reports.models(snap, bound)
+        if kind.name.startswith("ll144"):
+            models = models.filter(models["ll144_aedt"].fill_null(False))
+        labels = {
+            r["model_id"]: f"{r['display_name']} ({r['model_id']}, {r['task']})"
+            for r in models.iter_rows(named=True)
+        }
+        options = list(labels) if "model" in required else [ALL_MODELS, *labels]
+        if not labels:
+            blocked.append(
+                "No model registered as an AEDT under this data bound."
+                if kind.name.startswith("ll144")
+                else "No model is registered under this data bound."
+            )
+        else:
+            default = options.index(scope.model) if scope.model in options else 0
+            chosen = st.selectbox(
+                "Model",
+                options=options,
+                index=default,
+                format_func=lambda m: labels.get(m, m),
+                key=f"{key}_model",
+                help="Only models registered as automated employment decision tools (AEDT)"
+                if kind.name.startswith("ll144")
+                else None,
+            )
+            if chosen != ALL_MODELS:
+                params["model"] = chosen
+    if "from" in names or "to" in names:
+        period = st.date_input(
+            "Period (UTC days, both inclusive)",
+            value=(scope.analysis.first_day, scope.analysis.last_day),
+            key=f"{key}_period",
+            help="Defaults to the sidebar's analysis window.",
+        )
+        days = tuple(period) if isinstance(period, list | tuple) else (period,)
+        if len(days) == 2 and days[0] is not None and days[1] is not None:
+            params["from"], params["to"] = f"{days[0]:%Y-%m-%d}", f"{days[1]:%Y-%m-%d}"
+        else:
+            blocked.append("Pick the last day of the period.")
+    if "incident" in names:
+        incidents = data_reports.incidents(snap, bound)
+        labels = {
+            r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['title']}"
+            for r in incidents.iter_rows(named=True)
+        }
+        if labels:
+            params["incident"] = st.selectbox(
+                "Incident", options=list(labels), format_func=labels.__getitem__, key=f"{key}_inc"
+            )
+        else:
+            blocked.append("No incident is recorded under this data bound.")
+    if "version" in names:
+        versions = data_reports.versions(snap, bound)
+        model = params.get("model")
+        choices = versions.filter(versions["model_id"] == model)["model_version"].to_list()
+        optional = "version" not in required
+        options = (["(all versions)"] if optional else []) + choices
+        if options:
+            chosen = st.selectbox("Model version", options=options, key=f"{key}_version_{model}")
+            if chosen != "(all versions)":
+                params["version"] = chosen
+        elif not optional:
+            blocked.append("The model has no registered version.")
+    if "mode" in names:
+        params["mode"] = st.radio(
+            "AEDT output",
+            options=list(LL144_MODES),
+            format_func=LL144_MODES.__getitem__,
+            horizontal=True,
+            key=f"{key}_mode",
+        )
+    handled = {"model", "from", "to", "incident", "version", "mode"}
+    for name in names:
+        if name in handled:
+            continue
+        value = st.text_input(name.replace("_", " ").capitalize(), key=f"{key}_{name}")
+        if value.strip():
+            params[name] = value.strip()
+        elif name in required:
+            blocked.append(f"Fill in {name}.")
+    return params, blocked
 
 
 def first_page_png(pdf: Path, width_px: int = 900) -> bytes | None:

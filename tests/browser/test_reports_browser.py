@@ -4,6 +4,7 @@ find it among earlier reports, and verify it (and a tampered copy) by upload."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +85,51 @@ def test_generate_download_list_and_verify(page: Page, reports_server: str, tmp_
     expect(page.get_by_text("Verification failed")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("the file was changed")).to_be_visible()
     _no_exception(page)
+
+
+def _choose_report(page: Page, title: str) -> None:
+    main = page.locator('[data-testid="stMain"]')
+    main.locator('[data-testid="stSelectbox"]').filter(has_text="Report").first.click()
+    page.get_by_role("option", name=title).click()
+    settle(page)
+    _no_exception(page)
+
+
+def test_generate_a_soc2_pack_and_an_ll144_workbook_from_the_form(
+    page: Page, reports_server: str, tmp_path: Path
+) -> None:
+    """The generic form: period from the sidebar window, model picker, AEDT output type."""
+    page.goto(f"{reports_server}/reports")
+    settle(page)
+    _choose_report(page, "SOC 2 evidence pack (prepared by management)")
+    main = page.locator('[data-testid="stMain"]')
+    expect(main.get_by_text("Period (UTC days, both inclusive)")).to_be_visible()
+    expect(main.locator('[data-testid="stSelectbox"]').filter(has_text="Model")).to_be_visible()
+    page.get_by_role("button", name="Generate and sign").click()
+    expect(page.get_by_text("Report generated and signed")).to_be_visible(timeout=180_000)
+    settle(page)
+    _no_exception(page)
+    screenshot(page, "reports-soc2-generated")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download PDF").first.click()
+    pdf = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(pdf)
+    text = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "SOC 2 evidence pack — prepared by management" in text
+    assert "Criteria, controls and management's tests" in text
+
+    _choose_report(page, "NYC LL144 bias audit workbook")
+    model = main.get_by_role("combobox", name="Model")
+    expect(model).to_have_value(re.compile("candidate-screener"))  # only AEDTs are offered
+    expect(main.get_by_text("AEDT output")).to_be_visible()
+    screenshot(page, "reports-ll144-form")
+    page.get_by_role("button", name="Generate and sign").click()
+    expect(page.get_by_text("Report generated and signed")).to_be_visible(timeout=180_000)
+    settle(page)
+    _no_exception(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download PDF").first.click()
+    pdf = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(pdf)
+    text = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "LL144 bias audit — calculation workbook and summary draft" in text
