@@ -258,7 +258,7 @@ def build_pmm(ctx: Context) -> ReportBuilder:
     _pmm_incidents(b, g, x)
     _pmm_interaction(b, g, x)
     b.section("11. Changes in the period")
-    operations_tables(b, g)
+    operations_tables(b, g, incidents=False)
     b.paragraph(
         "Substantial-modification assessments (Art. 3(23), 43(4)) and the pre-determined changes "
         "of Annex IV 2(f) are not held on the change records: "
@@ -714,8 +714,9 @@ def build_annex_iv(ctx: Context) -> ReportBuilder:
     b.paragraph(
         "Annex IV lists at least nine points of technical documentation that Art. 11 requires "
         "before a high-risk system is placed on the market, kept up to date. Each point below "
-        "gives the evidence the warehouse holds for it; what it does not hold is marked "
-        "“GAP, provider to complete” and collected in the gap register (section 10). Monitoring "
+        "gives the evidence the warehouse holds for it and, beside it, what the provider must "
+        "complete (rows where nothing is held are tinted); every such item is collected in the "
+        "gap register (section 10). Monitoring "
         f"evidence is taken from the period {g.scope.analysis.label()}."
     )
     b.requirement(
@@ -746,62 +747,90 @@ def build_annex_iv(ctx: Context) -> ReportBuilder:
     return b
 
 
+def _points(
+    b: ReportBuilder,
+    gaps: Gaps,
+    point: str,
+    rows: list[tuple[str, str | None, str | None]],
+    caption: str,
+) -> None:
+    """Items of one Annex IV point: what the warehouse holds and what the provider must add."""
+    items, held, todo, bad = [], [], [], []
+    for item, have, gap in rows:
+        items.append(item)
+        held.append(have or "nothing held")
+        todo.append(gap or "–")
+        bad.append(not have)
+        if gap:
+            letter = item.split(")")[0].lstrip("(") if item.startswith("(") else ""
+            gaps.add(f"{point}({letter})" if letter else point, item.split(") ", 1)[-1], gap)
+    frame = pl.DataFrame(
+        {
+            "Item": items,
+            "Held in the warehouse": held,
+            "Gap: provider to complete": todo,
+            "_bad": bad,
+        }
+    )
+    b.table(
+        frame,
+        caption=caption + " (tinted: nothing held, the provider must supply it)",
+        widths=[1.7, 2.9, 2.2],
+        highlight="_bad",
+        evidence="model versions",
+    )
+
+
 def _annex_1(b: ReportBuilder, g: Gathered, x: Extra, gaps: Gaps) -> None:
     m, v = g.model, g.version_row or {}
     b.section("1. General description of the AI system")
     endpoints = sorted({str(e) for e in x.deployments["endpoint"].to_list() if e})
-    b.key_values(
-        [
-            (
-                "(a) Intended purpose",
-                m["intended_use"] or gaps.add("1(a)", "intended purpose", "the intended purpose"),
-            ),
-            ("(a) Provider", gaps.add("1(a)", "provider", "provider name and address")),
-            (
-                "(a) Version and relation to previous versions",
-                f"{g.version} (parent {v.get('parent_version') or 'none'}); lineage in the table below",
-            ),
-            (
-                "(b) Interaction with other hardware, software, AI systems",
-                "upstream AI providers: "
-                + (", ".join(sorted(set(x.providers["provider"].to_list()))) or "none logged")
-                + "; "
-                + gaps.add("1(b)", "interaction", "other systems it interacts with"),
-            ),
-            (
-                "(c) Software versions, update requirements",
-                f"code commit {v.get('code_commit') or 'not recorded'}; "
-                + gaps.add(
-                    "1(c)", "update requirements", "runtime versions and update requirements"
-                ),
-            ),
-            (
-                "(d) Forms placed on the market",
-                "API endpoint(s): " + (", ".join(endpoints) or "none recorded"),
-            ),
-            ("(e) Target hardware", gaps.add("1(e)", "hardware", "hardware the system runs on")),
-            (
-                "(f) Product photographs (if a component)",
-                "not applicable unless the system is a product component",
-            ),
-            (
-                "(g) User interface for deployers",
-                gaps.add("1(g)", "user interface", "description of the deployer interface"),
-            ),
-            (
-                "(h) Instructions for use",
-                gaps.add(
-                    "1(h)",
-                    "instructions for use",
-                    "the instructions for use (Art. 13); the declared metrics are in point 3",
-                ),
-            ),
-        ]
-    )
+    upstream = sorted({str(p) for p in x.providers["provider"].to_list() if p})
+    rows: list[tuple[str, str | None, str | None]] = [
+        (
+            "(a) Intended purpose",
+            m["intended_use"],
+            None if m["intended_use"] else "the intended purpose",
+        ),
+        ("(a) Provider", None, "provider name and address"),
+        (
+            "(a) Version and relation to previous versions",
+            f"{g.version} (parent {v.get('parent_version') or 'none'}); lineage in the table below",
+            None,
+        ),
+        (
+            "(b) Interaction with other hardware, software and AI systems",
+            "upstream AI providers logged: " + (", ".join(upstream) or "none"),
+            "other systems it interacts with",
+        ),
+        (
+            "(c) Software versions, update requirements",
+            f"code commit {v['code_commit']}" if v.get("code_commit") else None,
+            "runtime versions and update requirements",
+        ),
+        (
+            "(d) Forms placed on the market",
+            "API endpoint(s): " + (", ".join(endpoints) or "none recorded"),
+            None,
+        ),
+        ("(e) Target hardware", None, "hardware the system runs on"),
+        (
+            "(f) Product photographs",
+            "not applicable unless the system is a product component",
+            None,
+        ),
+        ("(g) User interface for deployers", None, "description of the deployer interface"),
+        (
+            "(h) Instructions for use",
+            "declared metrics (point 3), input features (point 2)",
+            "the instructions for use (Art. 13)",
+        ),
+    ]
+    _points(b, gaps, "1", rows, "Annex IV point 1")
     b.table(
         versions_table(g),
         caption="Versions of the system and their lineage",
-        widths=[0.6, 0.6, 0.9, 0.9, 0.9, 0.9, 0.9, 2.6],
+        widths=[0.75, 0.65, 0.95, 1.05, 0.95, 0.95, 0.85, 2.3],
         numeric=["Requests in period"],
         evidence="model versions",
     )
@@ -811,63 +840,50 @@ def _annex_2(b: ReportBuilder, g: Gathered, gaps: Gaps) -> None:
     v = g.version_row or {}
     b.section("2. Elements of the system and its development process")
     features = g.columns.filter(pl.col("role") == "feature")
-    b.key_values(
-        [
-            (
-                "(a) Methods and steps, pre-trained or third-party models",
-                (v.get("notes") or "")
-                + "; "
-                + gaps.add(
-                    "2(a)", "development methods", "development steps and third-party components"
-                ),
-            ),
-            (
-                "(b) Design specifications, key choices, what it optimises",
-                f"task {g.task}; {len(features)} declared features; decision threshold(s) "
-                + (
-                    ", ".join(
-                        num(t, ".3g")
-                        for t in g.thresholds["decision_threshold"].to_list()
-                        if t is not None
-                    )
-                    or "none logged"
-                )
-                + "; "
-                + gaps.add(
-                    "2(b)", "design rationale", "design choices, assumptions and trade-offs"
-                ),
-            ),
-            (
-                "(c) Architecture, computational resources",
-                gaps.add("2(c)", "architecture", "architecture and compute used to train and test"),
-            ),
-            (
-                "(d) Data requirements, datasheets",
-                f"training data {v.get('training_data_ref') or 'not recorded'}, {v.get('training_rows') or '–'} rows; "
-                + gaps.add("2(d)", "datasheet", "datasheet: provenance, labelling, cleaning"),
-            ),
-            (
-                "(e) Human oversight assessment (Art. 14)",
-                "escalation and override rates are monitored (post-market report section 7); "
-                + gaps.add("2(e)", "oversight assessment", "the human-oversight assessment"),
-            ),
-            (
-                "(f) Pre-determined changes",
-                gaps.add(
-                    "2(f)", "pre-determined changes", "changes foreseen at conformity assessment"
-                ),
-            ),
-            (
-                "(g) Validation and testing, metrics incl. discriminatory impact",
-                "declared metrics of the release and production metrics (point 3), fairness by group (point 3); "
-                + gaps.add("2(g)", "signed test reports", "dated and signed test logs and reports"),
-            ),
-            (
-                "(h) Cybersecurity measures",
-                gaps.add("2(h)", "cybersecurity", "cybersecurity measures"),
-            ),
-        ]
+    thresholds = ", ".join(
+        num(t, ".3g") for t in g.thresholds["decision_threshold"].to_list() if t is not None
     )
+    training = (
+        f"{v['training_data_ref']}, {int(v['training_rows']):,} rows"
+        if v.get("training_data_ref") and v.get("training_rows") is not None
+        else v.get("training_data_ref")
+    )
+    rows: list[tuple[str, str | None, str | None]] = [
+        (
+            "(a) Methods and steps, pre-trained or third-party models",
+            v.get("notes"),
+            "development steps and third-party components",
+        ),
+        (
+            "(b) Design specifications, key choices, what it optimises",
+            f"task {g.task}; {features.height} declared features; decision threshold(s) "
+            + (thresholds or "none logged"),
+            "design choices, assumptions and trade-offs",
+        ),
+        (
+            "(c) Architecture and computational resources",
+            None,
+            "architecture and compute used to train and test",
+        ),
+        (
+            "(d) Data requirements and datasheets",
+            training,
+            "datasheet: provenance, labelling, cleaning",
+        ),
+        (
+            "(e) Human oversight assessment (Art. 14)",
+            "escalation and override rates monitored (post-market monitoring report, section 7)",
+            "the human-oversight assessment",
+        ),
+        ("(f) Pre-determined changes", None, "changes foreseen at the conformity assessment"),
+        (
+            "(g) Validation and testing, incl. discriminatory impact",
+            "declared release metrics; production metrics and fairness by group (point 3)",
+            "dated and signed test logs and reports",
+        ),
+        ("(h) Cybersecurity measures", None, "cybersecurity measures"),
+    ]
+    _points(b, gaps, "2", rows, "Annex IV point 2")
     if features.height:
         b.table(
             features.select(
@@ -914,6 +930,8 @@ def _annex_3(b: ReportBuilder, g: Gathered, gaps: Gaps) -> None:
         b.paragraph(gaps.add("3", "declared accuracy", "the declared accuracy metrics and levels"))
     b.section("Accuracy for specific persons or groups", level=2)
     fairness_section(b, g, charts_for=0)
+    b.section("Explainability capabilities (Art. 13(3)(b)(iv), Art. 86)", level=2)
+    importance_section(b, g)
     b.paragraph(
         "Foreseeable unintended outcomes and sources of risk to health, safety and fundamental "
         "rights: "
@@ -960,7 +978,7 @@ def _annex_5(b: ReportBuilder, g: Gathered, gaps: Gaps) -> None:
 def _annex_6(b: ReportBuilder, g: Gathered, gaps: Gaps) -> None:
     b.section("6. Relevant changes through the lifecycle")
     b.paragraph("Changes of the system deployed in the period, with their approvals (CAB):")
-    operations_tables(b, g)
+    operations_tables(b, g, incidents=False)
     b.paragraph(
         "Substantial-modification assessment of each change (Art. 3(23), 43(4)): "
         + gaps.add("6", "substantial modification", "assessment per change")
@@ -1062,8 +1080,6 @@ def _article_map(b: ReportBuilder, g: Gathered) -> None:
         widths=[1.1, 1.7, 3.2, 0.8],
         highlight="_bad",
     )
-    b.section("Explanations (Art. 86, Annex IV 2(b))", level=2)
-    importance_section(b, g)
 
 
 PMM = ReportKind(

@@ -899,9 +899,11 @@ def importance_section(b: ReportBuilder, g: Gathered, *, top: int = 10) -> None:
     )
 
 
-def operations_tables(b: ReportBuilder, g: Gathered) -> None:
+def operations_tables(b: ReportBuilder, g: Gathered, *, incidents: bool = True) -> None:
     inc = g.ops.frame("incidents")
-    if inc.height:
+    if not incidents:
+        pass
+    elif inc.height:
         shown = inc.sort("opened_at").select(
             pl.col("incident_id").alias("Incident"),
             pl.col("severity").alias("Sev."),
@@ -1063,7 +1065,7 @@ def _details(b: ReportBuilder, g: Gathered) -> None:
     b.table(
         versions_table(g),
         caption="Registered versions of the model and their requests in the period",
-        widths=[0.6, 0.6, 0.9, 0.9, 0.9, 0.9, 0.9, 2.6],
+        widths=[0.75, 0.65, 0.95, 1.05, 0.95, 0.95, 0.85, 2.3],
         numeric=["Requests in period"],
         evidence="model versions",
     )
