@@ -77,7 +77,7 @@ with generate_tab:
                     "Running the analyses and rendering the PDF, then signing it and "
                     "recording it in the report ledger and the audit log…"
                 )
-                st.session_state["rep_last"] = generate_report(home, request)
+                st.session_state["rep_last"] = generate_report(home, request) | {"kind": kind_name}
                 st.write(f"Signed and recorded: {st.session_state['rep_last']['pages']} pages.")
             except (ReportRefused, ValueError) as e:
                 st.session_state.pop("rep_last", None)
@@ -87,7 +87,7 @@ with generate_tab:
                 status.update(label="Report generated and signed", state="complete")
                 st.rerun()  # the ledger batch published a new snapshot: list the report
     last = st.session_state.get("rep_last")
-    if last:
+    if last and last.get("kind") == kind_name:  # the result of this kind's last generation
         pdf_path = Path(last["pdf_path"])
         st.success(
             f"Report generated and signed: `{last['report_id']}` · {last['pages']} pages · SHA-256 "

@@ -525,14 +525,15 @@ def _description(b: ReportBuilder, g: Gathered) -> None:
             pl.col("ttr_minutes").map_elements(tables.fmt_minutes, return_dtype=pl.String)
             .alias("Time to resolve"),
             pl.col("requests_affected").map_elements(_n, return_dtype=pl.String)
-            .alias("Requests affected"),
+            .alias("Affected"),
             pl.format("{}; PIR {}", pl.when(pl.col("resolved")).then(pl.lit("resolved"))
                       .otherwise(pl.lit("open")), pl.col("pir_ref").fill_null("none"))
             .alias("Disposition"),
         ),
-        caption="Significant incidents of the period: nature, timing, extent and disposition",
-        widths=[14, 8, 15, 24, 11, 9, 9, 14],
-        numeric=["Requests affected"],
+        caption="Significant incidents of the period: nature, timing, extent (requests affected) "
+        "and disposition",
+        widths=[14, 10, 17, 21, 11, 8, 8, 13],
+        numeric=["Affected"],
         evidence="ops/incidents",
     )  # fmt: skip
     b.section("DC5–DC9", level=2)

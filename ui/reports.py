@@ -110,7 +110,10 @@ def parameter_form(
                 else "No model is registered under this data bound."
             )
         else:
-            default = options.index(scope.model) if scope.model in options else 0
+            # A required model follows the sidebar; an optional one defaults to all models.
+            default = (
+                options.index(scope.model) if "model" in required and scope.model in options else 0
+            )
             chosen = st.selectbox(
                 "Model",
                 options=options,
