@@ -316,6 +316,13 @@ def _aedt(b: ReportBuilder, audit: LL144Audit, info: dict[str, Any], ctx: Contex
 def _data(b: ReportBuilder, audit: LL144Audit) -> None:
     b.section("3. Data source and explanation")
     b.paragraph(audit.data_source)
+    b.paragraph(
+        "Each served decision (not failed, with a prediction) counts as one individual assessed. "
+        "Where one applicant can be assessed more than once (several requisitions), the auditor "
+        "decides whether to count applicants or assessments; the pseudonymised subject token "
+        "allows either.",
+        style="small",
+    )
     u = audit.unknown
     b.key_values(
         [
