@@ -754,10 +754,13 @@ def analyse_cells(
                 d = r[m][gmax] - r[m][gmin]
                 q = _div(r[m][gmin], r[m][gmax], math.nan)
                 if br is not None:
-                    bv = np.where(e, br[m], np.nan)
+                    # The interval is that of the observed lowest and highest groups' signed
+                    # difference and ratio: re-taking max - min in every draw would fold the
+                    # draws at zero and give an interval that never reaches parity when the
+                    # groups are equal.
                     with np.errstate(all="ignore"):
-                        bd = np.nanmax(bv, axis=1) - np.nanmin(bv, axis=1)
-                        bq = _div(np.nanmin(bv, axis=1), np.nanmax(bv, axis=1), math.nan)
+                        bd = br[m][:, gmax] - br[m][:, gmin]
+                        bq = _div(br[m][:, gmin], br[m][:, gmax], math.nan)
                     (dl,), (dh,) = _percentile(bd[:, None], cfg.alpha)
                     (ql,), (qh,) = _percentile(bq[:, None], cfg.alpha)
                 else:
@@ -779,7 +782,7 @@ def analyse_cells(
                             "groups": int(e.sum()),
                         }
                     )
-        rows_s += _named(cname, rows_s, br, elig, cfg, metrics)
+        rows_s += _named(cname, rows_s, metrics)
     return {
         "groups": pl.DataFrame(rows_g, schema=_GROUP_SCHEMA),
         "group_metrics": pl.DataFrame(rows_m, schema=_GM_SCHEMA),
@@ -790,12 +793,7 @@ def analyse_cells(
 
 
 def _named(
-    cname: str,
-    rows_s: list[dict[str, Any]],
-    br: Mapping[str, np.ndarray] | None,
-    elig: Mapping[str, np.ndarray],
-    cfg: FairnessConfig,
-    metrics: Sequence[str],
+    cname: str, rows_s: list[dict[str, Any]], metrics: Sequence[str]
 ) -> list[dict[str, Any]]:
     """fairlearn's named disparities from the between-group rows of this comparison."""
 
@@ -821,19 +819,9 @@ def _named(
             continue
         worst = max if measure == "difference" else min
         pick = worst((tpr, fpr), key=lambda x: x["value"])
-        lo = hi = None
-        if br is not None:
-            parts = []
-            for m in ("tpr", "fpr"):
-                bv = np.where(elig[m], br[m], np.nan)
-                with np.errstate(all="ignore"):
-                    if measure == "difference":
-                        parts.append(np.nanmax(bv, axis=1) - np.nanmin(bv, axis=1))
-                    else:
-                        parts.append(_div(np.nanmin(bv, axis=1), np.nanmax(bv, axis=1), math.nan))
-            comb = np.fmax(*parts) if measure == "difference" else np.fmin(*parts)
-            (lo_,), (hi_,) = _percentile(comb[:, None], cfg.alpha)
-            lo, hi = _nan(lo_), _nan(hi_)
+        # The interval is that of the worse component between its observed lowest and highest
+        # groups (as for every between-group figure; see analyse_cells).
+        lo, hi = pick["lo"], pick["hi"]
         out.append(
             pick
             | {

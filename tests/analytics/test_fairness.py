@@ -525,3 +525,30 @@ def test_segment_filter_matches_plain_sql(demo_con: Any, demo_key: dict[str, Any
     bad = scope.with_(segment=(("score; DROP TABLE labels", "x"),))
     with pytest.raises(ValueError, match="segment column"):
         group_fairness(demo_con, bad, ["sex"], config=EXACT)
+
+
+def test_between_group_interval_reaches_parity_when_groups_are_equal() -> None:
+    """Two groups selected at the same rate: the difference between them is 0 up to noise, so
+    its interval must contain 0 (and the ratio's contain 1); an interval of max - min over the
+    draws would be folded at 0 and exclude parity. A real gap keeps an interval away from it."""
+    rng = np.random.default_rng(11)
+    rows = [
+        (g, int(rng.random() < p), None, float(rng.random()))
+        for g, p in (("a", 0.4), ("b", 0.4), ("c", 0.2))
+        for _ in range(3000)
+    ]
+    df = pl.DataFrame(rows, schema=["g", "pred", "label", "score"], orient="row")
+    cfg = FairnessConfig(min_group_size=0, bootstrap_resamples=1000)
+
+    def between(frame: pl.DataFrame, measure: str) -> dict[str, Any]:
+        summ = analyse_cells(_cells_from_rows(frame), ["g"], cfg)["summary"]
+        return summ.filter(
+            (pl.col("metric") == "selection_rate") & (pl.col("measure") == measure)
+        ).row(0, named=True)
+
+    equal = df.filter(pl.col("g") != "c")
+    diff, ratio = between(equal, "difference"), between(equal, "ratio")
+    assert diff["lo"] < 0 < diff["hi"] and diff["lo"] <= diff["value"] <= diff["hi"]
+    assert ratio["lo"] < 1 < ratio["hi"]
+    gap = between(df, "difference")  # 'c' selects half as often
+    assert 0.15 < gap["lo"] <= gap["value"] <= gap["hi"] < 0.25
