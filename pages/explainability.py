@@ -81,21 +81,32 @@ st.caption(
     f"{md_escape(versions)} · output explained: *{md_escape(s['output_space'])}* · "
     f"{md_escape(s['method'])}"
 )
-c1, c2, c3 = st.columns(3)
+c1, c2, c3 = st.columns([0.8, 1.7, 0.9])
 c1.metric(
     "Requests explained",
     f"{int(summary['sample_size'].sum()):,}",
     delta=f"of {int(summary['rows_in_window'].sum()):,} in the window",
     delta_color="off",
+    delta_arrow="off",
     border=True,
 )
-c2.metric(f"Top driver of {version}", s["top_feature"].replace("_", " "), border=True)
+top = result.frame("importance").filter(pl.col("model_version") == version).row(0, named=True)
+c2.metric(
+    f"Top driver of {version}",
+    top["feature"].replace("_", " "),
+    delta=f"{top['share']:.1%} of the mean |SHAP|",
+    delta_color="off",
+    delta_arrow="off",
+    border=True,
+    help="The feature with the largest mean |SHAP| of the version in focus.",
+)
 if s["explained"] == "surrogate":
     c3.metric(
         "Surrogate fidelity (held-out)",
         f"{s['surrogate_fidelity']:.3f}",
         delta=s["fidelity_metric"],
         delta_color="off",
+        delta_arrow="off",
         border=True,
         help="No artifact is registered for this version: the explanations are of a surrogate "
         "trained on its logged inputs and outputs.",
@@ -107,6 +118,7 @@ else:
         "–" if agree is None else f"{agree:.1%}",
         delta="of logged decisions",
         delta_color="off",
+        delta_arrow="off",
         border=True,
         help="Share of the explained requests whose logged decision the loaded artifact "
         "recomputes: the explained model is the one that served.",
@@ -251,8 +263,9 @@ with tab_decision:
             b.metric(
                 "Score",
                 "–" if d["score"] is None else f"{d['score']:.4f}",
-                delta=f"{md_escape(d['model'])} {md_escape(d['model_version'])}",
+                delta=f"{d['model']} {d['model_version']}",
                 delta_color="off",
+                delta_arrow="off",
                 border=True,
             )
             c.metric(
@@ -260,6 +273,7 @@ with tab_decision:
                 f"{d['base_value']:.3f} → {d['output']:.3f}",
                 delta=d["output_space"],
                 delta_color="off",
+                delta_arrow="off",
                 border=True,
             )
             for f in dec.findings:

@@ -80,7 +80,7 @@ def importance_chart(result: Result, version: str) -> alt.Chart | alt.LayerChart
             subtitle=_subtitle(result, version),
         ),
         width=WIDTH,
-        height=ROW_STEP * df.height,
+        height=alt.Step(ROW_STEP),
     )
 
 
@@ -145,7 +145,7 @@ def summary_chart(result: Result, version: str) -> alt.Chart | alt.LayerChart:
             subtitle="One dot per explained request; right of 0 raises the output, left lowers it",
         ),
         width=WIDTH,
-        height=ROW_STEP * 1.4 * len(order),
+        height=alt.Step(ROW_STEP * 1.4),
     )
 
 
@@ -175,7 +175,7 @@ def dependence_chart(result: Result, version: str, feature: str) -> alt.Chart | 
             .mark_circle(size=18, opacity=0.6, color=PALETTE[0])
             .encode(
                 x=alt.X("value_num:Q", title=_label(feature), scale=alt.Scale(zero=False)),
-                y=alt.Y("shap:Q", title=f"SHAP of {_label(feature)} ({space})"),
+                y=alt.Y("shap:Q", title="SHAP value"),
                 tooltip=tooltip,
             )
         )
@@ -191,15 +191,15 @@ def dependence_chart(result: Result, version: str, feature: str) -> alt.Chart | 
                     "value:N", title=_label(feature), sort="ascending", axis=alt.Axis(labelAngle=0)
                 ),
                 xOffset=alt.XOffset("jitter:Q", scale=alt.Scale(domain=[-0.9, 0.9])),
-                y=alt.Y("shap:Q", title=f"SHAP of {_label(feature)} ({space})"),
+                y=alt.Y("shap:Q", title="SHAP value"),
                 tooltip=tooltip,
             )
         )
     return (zero + dots).properties(
         title=alt.Title(
             f"Dependence: {_label(feature)} · version {version}",
-            subtitle="Each dot is one explained request: its value of the feature and how much "
-            "that value moved the output",
+            subtitle=f"Each dot is one explained request: its value of the feature and how much "
+            f"that value moved the {space}",
         ),
         width=WIDTH,
         height=TALL,
@@ -280,7 +280,7 @@ def waterfall_chart(decision: Result, max_features: int = 12) -> alt.Chart | alt
     return (zero + bars + text).properties(
         title=alt.Title(f"Why request {d['request_id']} got {d['prediction']}", subtitle=subtitle),
         width=WIDTH,
-        height=ROW_STEP * len(order),
+        height=alt.Step(ROW_STEP),
     )
 
 
@@ -367,7 +367,7 @@ def segment_chart(result: Result, version: str, column: str) -> alt.Chart:
             "left out)",
         ),
         width=WIDTH,
-        height=ROW_STEP * len(order),
+        height=alt.Step(ROW_STEP),
     )
 
 
