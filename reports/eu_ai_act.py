@@ -335,14 +335,12 @@ def _pmm_footprint(b: ReportBuilder, g: Gathered, x: Extra) -> None:
         b.table(
             shown,
             caption="Deployments as they stood at the end of the period (latest record of each)",
-            widths=[1.3, 0.6, 1.6, 0.9, 0.8, 0.7, 1.3],
+            widths=[1.3, 0.6, 1.5, 1.05, 0.8, 0.7, 1.45],
             numeric=["Traffic share"],
             evidence="deployments up to the end of the period",
         )
     b.table(
-        versions_table(g).select(
-            "Version", "Approved", "Retirement", "Requests in period", "Notes"
-        ),
+        versions_table(g).select("Version", "Approved", "Retires", "Requests in period", "Notes"),
         caption="Versions in service and their requests in the period",
         widths=[0.7, 0.9, 0.9, 0.9, 3.5],
         numeric=["Requests in period"],

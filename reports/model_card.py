@@ -412,6 +412,13 @@ class Check:
     basis: str  # where the target comes from
 
 
+def short_slo(slo_id: str, model: str) -> str:
+    """An SLO id without the conventional ``slo-<model>-`` prefix (the full id is in the
+    evidence manifest), so that it fits a table cell."""
+    prefix = f"slo-{model}-"
+    return slo_id[len(prefix) :] if slo_id.startswith(prefix) else slo_id
+
+
 def _slo_target(row: dict[str, Any]) -> str:
     return "–" if row["objective"] is None else f"≥ {row['objective'] * 100:.4g}%"
 
@@ -440,7 +447,7 @@ def scorecard(g: Gathered) -> list[Check]:
                 _slo_target(r),
                 actual,
                 verdict,
-                f"SLO {r['slo_id']}",
+                f"SLO {short_slo(r['slo_id'], g.model['model_id'])}",
             )
         )
     declared = g.declared()
@@ -482,7 +489,7 @@ def scorecard(g: Gathered) -> list[Check]:
                 f"≥ {impact_slo['threshold']:.2f}",
                 "no sensitive attributes held",
                 "not evaluated",
-                f"SLO {impact_slo['slo_id']}",
+                f"SLO {short_slo(impact_slo['slo_id'], g.model['model_id'])}",
             )
         )
     if g.drift is not None and "summary" in g.drift.frames and g.drift.frame("summary").height:
@@ -558,7 +565,8 @@ def fairness_check(g: Gathered, slo: dict[str, Any] | None) -> Check:
     assert g.fairness is not None
     low = lowest_impact_ratio(g.fairness)
     if slo is not None and slo["threshold"] is not None:
-        threshold, basis = float(slo["threshold"]), f"SLO {slo['slo_id']}"
+        threshold = float(slo["threshold"])
+        basis = f"SLO {short_slo(slo['slo_id'], g.model['model_id'])}"
     else:
         threshold = FairnessConfig().four_fifths
         basis = "four-fifths rule of thumb, 29 CFR 1607.4(D) (documented default)"
@@ -636,7 +644,8 @@ def scorecard_section(b: ReportBuilder, g: Gathered, checks: list[Check], headin
     )
     b.table(
         scorecard_frame(checks),
-        caption="Targets against actuals (rows that fail are tinted)",
+        caption="Targets against actuals (rows that fail are tinted; SLOs are named by their "
+        f"id without the prefix slo-{g.model['model_id']}-)",
         widths=[1.1, 1.9, 1.0, 2.2, 1.1, 1.95],
         highlight="_bad",
         evidence="slo/definitions" if has(g.health, "slo/definitions") else None,
@@ -979,7 +988,7 @@ def versions_table(g: Gathered) -> pl.DataFrame:
         pl.col("created_at").map_elements(fmt_day, return_dtype=pl.String).alias("Created"),
         pl.col("approved_by").fill_null("–").alias("Approved by"),
         pl.col("approved_at").map_elements(fmt_day, return_dtype=pl.String).alias("Approved"),
-        pl.col("retirement_date").map_elements(fmt_day, return_dtype=pl.String).alias("Retirement"),
+        pl.col("retirement_date").map_elements(fmt_day, return_dtype=pl.String).alias("Retires"),
         pl.col("model_version")
         .map_elements(lambda v: f"{served.get(v, 0):,}", return_dtype=pl.String)
         .alias("Requests in period"),
@@ -1450,6 +1459,42 @@ def _ethics(b: ReportBuilder, g: Gathered) -> None:
     )
     for p in points:
         b.paragraph("• " + p)
+    if m["ecoa_credit"]:
+        b.section("Credit decisions: ECOA / Regulation B adverse action", level=2)
+        b.requirement(
+            "LAW",
+            "12 CFR 1002.9(a)(1)(i), (b)(2)",
+            "adverse action is notified within 30 days with the specific principal reasons, "
+            "which must relate to the factors actually scored (no more than four are likely "
+            "to help, official interpretation 9(b)(2)-1).",
+        )
+        b.requirement(
+            "RULE",
+            "CFPB Circulars 2022-03 and 2023-03",
+            "the obligations apply in full to complex algorithms; vague or closest-fit reasons "
+            "are not acceptable.",
+        )
+        b.paragraph(
+            "Held: global importances (section 10). Not held (gap): per-applicant reason codes "
+            "with their declared background set, reason-code frequency by group, and the share "
+            "of notices sent within 30 days."
+        )
+    if m["gdpr_art22"]:
+        b.section("Automated decisions: GDPR Art. 22", level=2)
+        b.requirement(
+            "LAW",
+            "GDPR Art. 22(3), Art. 15(1)(h)",
+            "a person subject to a solely automated decision has at least the right to human "
+            "intervention, to express a point of view and to contest it, and to meaningful "
+            "information about the logic involved.",
+        )
+        k = g.kpi("override_rate")
+        b.paragraph(
+            "Held: human overrides of the model's decisions ("
+            + ("not logged" if k is None else tables.fmt_value(k["current"], k["unit"]))
+            + " of the period's requests). Not held (gap): the solely-automated flag per "
+            "decision path, the Art. 22(2) legal basis, and contest or appeal counts and outcomes."
+        )
 
 
 def _caveats(b: ReportBuilder, g: Gathered) -> None:
