@@ -17,8 +17,9 @@ from typing import Any
 
 import polars as pl
 
+from analytics import operations as ops_analysis
 from analytics.data_quality import ingest_health
-from analytics.operations import OperationsConfig, operations
+from analytics.operations import OperationsConfig
 from analytics.result import Recorder, Result
 from analytics.scope import Scope, Window, parse_day
 from analytics.service_health import merge
@@ -220,7 +221,12 @@ def _gather(ctx: Context) -> Gathered:
     head = ctx.chain.get("head_seq")
     audit = rec.query("soc2/audit_actors", _AUDIT_SQL, {"head": -1 if head is None else head})
     scope = Scope(model=model, analysis=window, as_of_batch=bound)
-    ops = operations(ctx.con, scope, config=OperationsConfig(champion_challenger=False))
+    in_scope = [model] if model else sorted(requests["model_id"].to_list())
+    slos = {
+        m: slo_attainment(ctx.con, Scope(model=m, analysis=window, as_of_batch=bound))
+        for m in in_scope
+    }
+    ops = _operations(ctx, scope, slos)
     if (
         requests.height == 0
         and ops.frame("changes").height == 0
@@ -231,11 +237,6 @@ def _gather(ctx: Context) -> Gathered:
             + (f" for {model}" if model else "")
             + f" under the data bound (batches ≤ {bound}): choose another period"
         )
-    in_scope = [model] if model else sorted(requests["model_id"].to_list())
-    slos = {
-        m: slo_attainment(ctx.con, Scope(model=m, analysis=window, as_of_batch=bound))
-        for m in in_scope
-    }
     ingest = ingest_health(ctx.con, bound)
     own = Result(scope=scope, evidence=rec.evidence)
     if model is not None:
@@ -244,6 +245,47 @@ def _gather(ctx: Context) -> Gathered:
         first, last, window, model, models, requests, providers, deployments, batches, audit,
         own, ops, ingest, slos,
     )  # fmt: skip
+
+
+def _operations(ctx: Context, scope: Scope, slos: dict[str, Result]) -> Result:
+    """The incidents, changes and change-control exceptions of ``analytics.operations``, built
+    with the same functions ``operations()`` runs (so the same rows, rules and evidence), with
+    the burn-rate alert episodes taken from the SLO Results this pack already holds:
+    ``operations()`` would evaluate every SLO of the estate a second time, doubling the time."""
+    cfg = OperationsConfig(champion_challenger=False)
+    rec = Recorder(ctx.con, as_of_batch=scope.as_of_batch)
+    incidents, mttx = ops_analysis._incidents(rec, scope)
+    changes = ops_analysis._changes(rec, scope)
+    exceptions = ops_analysis.change_exceptions(changes, cfg)
+    changes = changes.join(
+        exceptions.group_by("change_id").agg(exceptions=pl.col("rule").str.join(", ")),
+        on="change_id",
+        how="left",
+    )
+    parts = [
+        r.frame("burn_alerts")
+        .join(r.frame("slos").select("slo_id", "sli"), on="slo_id", how="left")
+        .with_columns(model_id=pl.lit(m))
+        for m, r in slos.items()
+        if r.frame("burn_alerts").height
+    ]
+    schema = ops_analysis.ALERTS_SCHEMA
+    alerts = (
+        pl.concat(parts).select(list(schema)).cast(schema) if parts else pl.DataFrame(schema=schema)
+    )
+    frames = {
+        "incidents": incidents,
+        "mttx": mttx,
+        "changes": changes,
+        "change_exceptions": exceptions,
+        "burn_alerts": alerts,
+        # Not part of this pack: lifecycle, canaries and rollback advice (Operations page).
+        "rollback": pl.DataFrame(schema=ops_analysis.ROLLBACK_SCHEMA),
+        "retirement": pl.DataFrame(schema=ops_analysis.RET_SCHEMA),
+        "champion_challenger": pl.DataFrame(schema=ops_analysis.CC_SCHEMA),
+    }
+    findings = ops_analysis._findings(frames, cfg)
+    return Result(scope=scope, frames=frames, findings=findings, evidence=rec.evidence)
 
 
 # ------------------------------------------------------------------------------ the report
