@@ -43,6 +43,7 @@ from reports.model_card import (
     gather,
     has,
     importance_section,
+    input_rejects,
     kpi_rows,
     num,
     open_findings,
@@ -445,6 +446,11 @@ def _pmm_performance(b: ReportBuilder, g: Gathered) -> None:
 def _pmm_drift(b: ReportBuilder, g: Gathered) -> None:
     b.section("5. Drift and data quality")
     drift_section(b, g)
+    input_rejects(b, g)
+    b.paragraph(
+        "Out-of-range rates against declared feature ranges are not computed: the model's "
+        "columns declare types, not ranges (gap)."
+    )
     b.requirement(
         "LAW",
         "EU AI Act Art. 9(2)(c)",

@@ -176,11 +176,12 @@ class Gathered:
     ops: Result
     importances: Any  # analytics.importance.Importances
     importance_evidence: Result
+    ingest: Result  # analytics.data_quality.ingest_health: the batches that brought the data
     sensitive: list[str] = field(default_factory=list)
 
     @property
     def results(self) -> list[Result]:
-        out = [self.facts, self.health, self.ops, self.importance_evidence]
+        out = [self.facts, self.health, self.ops, self.importance_evidence, self.ingest]
         out += [r for r in (self.drift, self.fairness) if r is not None]
         return out
 
@@ -233,6 +234,7 @@ def gather(
     health_parts: tuple[str, ...] = ("kpis", "slo", "estimation"),
 ) -> Gathered:
     """Validate the request (model, version, period) and run every analysis once."""
+    from analytics.data_quality import ingest_health
     from analytics.drift import data_drift
     from analytics.fairness import group_fairness
     from analytics.operations import operations
@@ -333,6 +335,7 @@ def gather(
         # Sex and race/ethnicity first (the LL144 and UGESP categories), at most three.
         fairness = group_fairness(ctx.con, scope, sensitive[:2])
     importances, importance_evidence = _importances(ctx, model_id, version)
+    ingest = ingest_health(ctx.con, bound)
     return Gathered(
         model=model,
         version=version,
@@ -350,6 +353,7 @@ def gather(
         ops=ops,
         importances=importances,
         importance_evidence=importance_evidence,
+        ingest=ingest,
         sensitive=sensitive[:2],
     )
 
@@ -823,6 +827,10 @@ def fairness_section(b: ReportBuilder, g: Gathered, *, level: int = 2, charts_fo
                 (pl.col("comparison") == comp) & (pl.col("metric") == "tpr")
             )
             eo = {r["group"]: r["difference"] for r in tpr.iter_rows(named=True)}
+            fpr = f.frame("disparities").filter(
+                (pl.col("comparison") == comp) & (pl.col("metric") == "fpr")
+            )
+            fd = {r["group"]: r["difference"] for r in fpr.iter_rows(named=True)}
             err = t.select(
                 pl.col("group").alias("Group"),
                 pl.col("labelled").cast(pl.String).alias("Labelled"),
@@ -833,13 +841,24 @@ def fairness_section(b: ReportBuilder, g: Gathered, *, level: int = 2, charts_fo
                 pl.col("group")
                 .map_elements(lambda x, eo=eo: num(eo.get(x), "+.3f"), return_dtype=pl.String)
                 .alias("TPR − TPR(ref)"),
+                pl.col("group")
+                .map_elements(lambda x, fd=fd: num(fd.get(x), "+.3f"), return_dtype=pl.String)
+                .alias("FPR − FPR(ref)"),
             )
             b.table(
                 err,
                 caption=f"Error-rate parity by {comp} over the labelled requests (equal-opportunity "
-                "difference = TPR of the group − TPR of the reference group)",
-                widths=[2.4, 0.8, 0.7, 0.7, 0.8, 0.8, 1.1],
-                numeric=["Labelled", "TPR", "FPR", "Precision", "Accuracy", "TPR − TPR(ref)"],
+                "difference = TPR of the group − TPR of the reference group; likewise FPR)",
+                widths=[2.2, 0.8, 0.6, 0.6, 0.8, 0.8, 1.0, 1.0],
+                numeric=[
+                    "Labelled",
+                    "TPR",
+                    "FPR",
+                    "Precision",
+                    "Accuracy",
+                    "TPR − TPR(ref)",
+                    "FPR − FPR(ref)",
+                ],
                 evidence="fairness/cells" if has(f, "fairness/cells") else None,
             )
             if i < charts_for:
@@ -965,6 +984,25 @@ def operations_tables(b: ReportBuilder, g: Gathered, *, incidents: bool = True) 
             )
     else:
         b.paragraph("No change of the model was deployed in the period.")
+
+
+def input_rejects(b: ReportBuilder, g: Gathered) -> None:
+    """The input-reject rate of the model's event batches (ingest ledger, under the bound)."""
+    batches = g.ingest.frame("batches").filter(
+        (pl.col("model_id") == g.model["model_id"]) & (pl.col("kind") == "events")
+    )
+    if batches.height == 0:
+        b.paragraph("No event batch of the model is recorded in the ingest ledger.")
+        return
+    read = int(batches["rows_read"].sum())
+    rejected = int(batches["rows_quarantined"].sum())
+    b.paragraph(
+        f"Input-reject rate (rejected ÷ received) of the model's {batches.height} event "
+        f"batch(es) under the data bound: {rejected:,} of {read:,} rows quarantined "
+        f"({pct(rejected / read if read else None, 2)}); batches "
+        + ", ".join(str(x) for x in sorted(batches["batch_id"].to_list()))
+        + ". Rejected rows are kept in quarantine with their line and reason."
+    )
 
 
 def open_findings(g: Gathered, limit: int = 14) -> list[Finding]:
@@ -1321,6 +1359,7 @@ def _monitoring(b: ReportBuilder, g: Gathered) -> None:
         highlight="_bad",
         evidence="requests served per version in the period",
     )
+    input_rejects(b, g)
     b.table(
         kpi_rows(
             g,
