@@ -4,6 +4,7 @@ segment, a domain classifier, findings and the evidence, for the sidebar scope."
 
 import time
 
+import polars as pl
 import streamlit as st
 
 from analytics.drift import DEFAULT_THRESHOLDS, P_VALUE_METHODS
@@ -108,13 +109,16 @@ c1.metric(
     f"{summary['drifted_features']} of {summary['features']}" if summary["features"] else "–",
     delta=None if summary["drifted_share"] is None else f"{summary['drifted_share']:.0%}",
     delta_color="off",
+    delta_arrow="off",
     border=True,
 )
 c2.metric(
     "Data set",
     _yes_no(summary["dataset_drift"]),
-    delta=f"drifts at {summary['drift_share_threshold']:.0%} of features",
+    delta=f"threshold {summary['drift_share_threshold']:.0%}",
     delta_color="off",
+    delta_arrow="off",
+    help="The data set drifts when this share of its features drifts",
     border=True,
 )
 c3.metric("Predictions", _yes_no(summary["prediction_drift"]), border=True)
@@ -124,6 +128,7 @@ c5.metric(
     f"{dc['auc'][0]:.3f}" if dc.height else "–",
     delta=f"{dc['auc_low'][0]:.3f} – {dc['auc_high'][0]:.3f}" if dc.height else None,
     delta_color="off",
+    delta_arrow="off",
     border=True,
     help="0.5: the windows cannot be told apart; drift when the whole interval is above "
     f"{dc['threshold'][0]:.2f}"
@@ -131,8 +136,13 @@ c5.metric(
     else "Not computed for this scope",
 )
 st.caption(
-    f"{md_escape(td.summary_line(result))} · {summary['n_baseline']:,} baseline and "
-    f"{summary['n_analysis']:,} analysis rows · {summary['mode']} mode"
+    f"{summary['n_baseline']:,} baseline and {summary['n_analysis']:,} analysis rows · "
+    f"{summary['mode']} mode"
+    + (
+        " (statistics from exact value counts)"
+        if summary["mode"] == "exact"
+        else " (statistics from fine bins, with their error bounds)"
+    )
 )
 findings(result.findings, shown=6)
 
@@ -149,7 +159,14 @@ COLUMN_CONFIG = {
     "bound": st.column_config.NumberColumn("± bound", format="%.2g"),
     "importance": st.column_config.NumberColumn("Importance", format="%.3f"),
     "priority": st.column_config.NumberColumn("Priority", format="%.3f"),
-    "trend": st.column_config.LineChartColumn("Score per period", y_min=0, width=140),
+    "trend": st.column_config.LineChartColumn(
+        "Score per period",
+        y_min=0,
+        y_max=td.TREND_CAP,
+        width=140,
+        help=f"Drift score of each period against the baseline (0 to {td.TREND_CAP:g}, "
+        "clipped; 1 is the threshold)",
+    ),
     "baseline_mean": st.column_config.NumberColumn("Baseline mean", format="%.4g"),
     "analysis_mean": st.column_config.NumberColumn("Analysis mean", format="%.4g"),
     "missing": st.column_config.TextColumn("Missing"),
@@ -176,10 +193,16 @@ COLUMN_CONFIG = {
     ]
 )
 
+
+def _shown(t: pl.DataFrame) -> pl.DataFrame:
+    """The bound column only where a statistic was binned (it is 0 in exact mode)."""
+    return t.drop("bound") if t["bound"].drop_nulls().len() == 0 else t
+
+
 with overview_tab:
     ot = td.overview_table(result)
     table(
-        ot.drop("role"),
+        _shown(ot.drop("role")),
         download=features.filter(features["role"] == "feature"),
         name=f"drift-features-{rs.model}",
         key="drift_overview",
@@ -216,12 +239,11 @@ with dist_tab:
             format_func=lambda c: c[0] if c[1] == "feature" else f"{c[0]} ({c[1]})",
             key="drift_dist_column",
         )
-        a, b = st.columns([3, 2])
+        st.altair_chart(
+            charts.distribution_chart(result, pick[0], pick[1]), theme=None, width="stretch"
+        )
+        a, b = st.columns([2, 3])
         with a:
-            st.altair_chart(
-                charts.distribution_chart(result, pick[0], pick[1]), theme=None, width="stretch"
-            )
-        with b:
             st.markdown("**Every statistic of this column**")
             stats = td.statistics_table(result, pick[0], pick[1])
             table(
@@ -234,18 +256,27 @@ with dist_tab:
                     "value": st.column_config.TextColumn("Value"),
                 },
             )
+        with b:
+            st.markdown("**Shares per bin or category**")
+            dist = result.frame("distributions")
+            shares = dist.filter((dist["feature"] == pick[0]) & (dist["role"] == pick[1]))
+            table(
+                shares.select("bin", "baseline_share", "analysis_share"),
+                download=shares,
+                name=f"drift-distribution-{rs.model}-{pick[0]}",
+                key="drift_dist_table",
+                height=full_height(stats.height),
+                column_config={
+                    "bin": st.column_config.TextColumn("Bin or category", width=180),
+                    "baseline_share": st.column_config.NumberColumn("Baseline", format="percent"),
+                    "analysis_share": st.column_config.NumberColumn("Analysis", format="percent"),
+                },
+            )
         st.caption(
             "Numeric columns: shares in equal-width bins spanning both windows; categorical "
             "columns: shares per category. The statistics are computed from exact value counts "
             "(exact mode) or from fine bins on baseline quantiles with a stated error bound "
             "(binned mode)."
-        )
-        dist = result.frame("distributions")
-        table(
-            dist.filter((dist["feature"] == pick[0]) & (dist["role"] == pick[1])),
-            name=f"drift-distribution-{rs.model}-{pick[0]}",
-            key="drift_dist_table",
-            height=300,
         )
 
 with time_tab:
@@ -263,10 +294,21 @@ with time_tab:
     st.altair_chart(charts.sparklines_chart(result, "feature", comparison), theme=None)
     series = result.frame("over_time")
     table(
-        series.filter(series["comparison"] == comparison).sort("feature", "period_start"),
+        series.filter(series["comparison"] == comparison)
+        .sort("feature", "period_start")
+        .drop("comparison"),
+        download=series,
         name=f"drift-over-time-{rs.model}",
         key="drift_series",
         height=300,
+        column_config={
+            "period_start": st.column_config.DatetimeColumn("Period from", format="YYYY-MM-DD"),
+            "feature": st.column_config.TextColumn("Column", pinned=True),
+            "statistic": st.column_config.NumberColumn("Statistic", format="%.4g"),
+            "score": st.column_config.NumberColumn("Drift score", format="%.2f"),
+            "n_reference": st.column_config.NumberColumn("Reference rows", format="localized"),
+            "n_analysis": st.column_config.NumberColumn("Period rows", format="localized"),
+        },
         empty="No series: the analysis window holds a single period.",
     )
     st.caption(
@@ -278,7 +320,7 @@ with time_tab:
 with pred_tab:
     pt = td.overview_table(result, ("prediction", "label"))
     table(
-        pt.drop("importance", "priority"),
+        _shown(pt.drop("importance", "priority")),
         download=features.filter(features["role"] != "feature"),
         name=f"drift-predictions-labels-{rs.model}",
         key="drift_pred",
@@ -343,7 +385,7 @@ with segment_tab:
                     ),
                     "drifted": st.column_config.NumberColumn("Drifted"),
                     "compared": st.column_config.NumberColumn("Compared"),
-                    "drifted_features": st.column_config.TextColumn("Drifted features", width=360),
+                    "drifted_features": st.column_config.TextColumn("Drifted features", width=300),
                     "max_score": st.column_config.NumberColumn("Largest score", format="%.2f"),
                 },
             )

@@ -47,9 +47,15 @@ def fmt_statistic(value: float | None, method: str) -> str:
     return f"{value:.4f}"
 
 
-def trends(result: Result, comparison: str = "baseline") -> dict[str, list[float | None]]:
-    """Each column's drift score per period (oldest first) against ``comparison``; missing
-    scores (nothing to compare in a period) are None so a sparkline leaves a gap."""
+TREND_CAP = 3.0  # sparklines clip the score here, so the threshold (1) sits at a third
+
+
+def trends(
+    result: Result, comparison: str = "baseline", cap: float | None = TREND_CAP
+) -> dict[str, list[float | None]]:
+    """Each column's drift score per period (oldest first) against ``comparison``, clipped at
+    ``cap`` (a score of 15 would flatten every other line); missing scores (nothing to compare
+    in a period) are None so a sparkline leaves a gap."""
     ot = result.frames.get("over_time")
     if ot is None or ot.height == 0:
         return {}
@@ -57,7 +63,10 @@ def trends(result: Result, comparison: str = "baseline") -> dict[str, list[float
     out: dict[str, list[float | None]] = {}
     for r in ot.iter_rows(named=True):
         key = f"{r['role']}:{r['feature']}"
-        out.setdefault(key, []).append(r["score"] if _finite(r["score"]) else None)
+        score = r["score"] if _finite(r["score"]) else None
+        if score is not None and cap is not None:
+            score = min(score, cap)
+        out.setdefault(key, []).append(score)
     return out
 
 
@@ -219,6 +228,8 @@ def statistics_table(result: Result, feature: str, role: str = "feature") -> pl.
     for col, what, applies in STATISTICS:
         if applies not in ("both", kind) or not _finite(r.get(col)):
             continue
+        if col.endswith("_bound") and r["mode"] == "exact":
+            continue  # 0 by construction: exact value counts
         v = r[col]
         if col.startswith("missing"):
             text = f"{v:.2%}"

@@ -230,7 +230,8 @@ def distribution_chart(result: Result, feature: str, role: str | None = None) ->
     return chart.properties(
         title=alt.Title(f"{feature}: baseline vs analysis window", subtitle=subtitle),
         width=WIDTH,
-        height=260,
+        # Screens fit the whole chart (title, rotated labels, legend) into this height.
+        height=360 if numeric else 320,
     )
 
 
@@ -353,7 +354,7 @@ def role_over_time_chart(
             "Prediction and label drift per period",
             subtitle="Each period against the baseline window; labels as they have arrived",
         ),
-        height=240,
+        height=320,
     )
 
 
@@ -432,7 +433,16 @@ def domain_classifier_chart(result: Result) -> alt.LayerChart | alt.Chart:
     interval = (
         alt.Chart(df)
         .mark_rule(strokeWidth=3, color=TEXT)
-        .encode(x=alt.X("auc_low:Q", scale=x_scale, title="ROC AUC"), x2="auc_high:Q", y=y)
+        .encode(
+            x=alt.X(
+                "auc_low:Q",
+                scale=x_scale,
+                title="ROC AUC",
+                axis=alt.Axis(values=[0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], format=".1f"),
+            ),
+            x2="auc_high:Q",
+            y=y,
+        )
     )
     point = (
         alt.Chart(df)
@@ -477,6 +487,6 @@ def domain_classifier_chart(result: Result) -> alt.LayerChart | alt.Chart:
                 subtitle=f"Out-of-fold ROC AUC with its interval ({r['folds']}-fold, "
                 f"{r['n_baseline']:,} baseline and {r['n_analysis']:,} analysis rows)",
             ),
-            height=70,
+            height=170,
         )
     )
