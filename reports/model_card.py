@@ -498,17 +498,20 @@ def scorecard(g: Gathered) -> list[Check]:
         )
     if g.drift is not None and "summary" in g.drift.frames and g.drift.frame("summary").height:
         s = g.drift.frame("summary").row(0, named=True)
+        comparable = bool(s["features"]) and bool(s["n_baseline"]) and bool(s["n_analysis"])
         out.append(
             Check(
                 "Stability",
                 "Share of features drifted against the baseline window",
                 f"< {s['drift_share_threshold']:.0%} of features",
-                f"{s['drifted_features']} of {s['features']} ({pct(s['drifted_share'], 0)})",
-                "fail" if s["dataset_drift"] else "pass",
+                f"{s['drifted_features']} of {s['features']} ({pct(s['drifted_share'], 0)})"
+                if comparable
+                else f"nothing to compare (baseline rows: {s['n_baseline'] or 0:,})",
+                ("fail" if s["dataset_drift"] else "pass") if comparable else "not evaluated",
                 "DriftConfig.drift_share (documented default)",
             )
         )
-        if s["prediction_drift"] is not None:
+        if s["prediction_drift"] is not None and s["n_baseline"]:
             out.append(
                 Check(
                     "Stability",
@@ -538,8 +541,16 @@ def accuracy_interval(k: dict[str, Any], alpha: float = 0.05) -> tuple[float, fl
 def declared_verdict(k: dict[str, Any], level: float, *, lower_better: bool) -> tuple[str, str]:
     """Actual text and verdict against a declared level: the breach rule of spec §3.3 [DESIGN]
     is the 95% interval's unfavourable bound beyond the declared level; without an interval,
-    the point value."""
+    the point value. Fewer labelled requests than the KPI test needs: not evaluated."""
+    from analytics.kpis import KpiConfig
+
     value = k["current"]
+    minimum = KpiConfig().min_events
+    if k["n_current"] < minimum:
+        return (
+            f"{value:.4f} (n = {k['n_current']:,}: fewer than {minimum} labelled requests)",
+            "not evaluated",
+        )
     ci = accuracy_interval(k)
     if ci is not None:
         text = f"{value:.4f} (95% CI {ci[0]:.4f}–{ci[1]:.4f}, n = {k['n_current']:,})"
@@ -740,7 +751,13 @@ def drift_section(
             b.findings(g.drift.findings)
         return
     s = g.drift.frame("summary").row(0, named=True) if g.drift.frame("summary").height else None
-    if s:
+    if s and not s["n_baseline"]:
+        b.paragraph(
+            "The baseline window holds no rows of this scope (for a pinned version: it did not "
+            "serve before the period), so drift cannot be judged; the card's stability check is "
+            "not evaluated."
+        )
+    elif s:
         b.paragraph(
             f"The period ({s['n_analysis']:,} rows) is compared with the baseline window "
             f"({s['n_baseline']:,} rows): {s['drifted_features']} of {s['features']} features "
