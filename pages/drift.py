@@ -194,20 +194,31 @@ COLUMN_CONFIG = {
 )
 
 
-def _shown(t: pl.DataFrame) -> pl.DataFrame:
-    """The bound column only where a statistic was binned (it is 0 in exact mode)."""
-    return t.drop("bound") if t["bound"].drop_nulls().len() == 0 else t
+def _verdict_table(t: pl.DataFrame, **kwargs: object) -> None:
+    """A per-column table with drifted rows tinted; the bound column only where a statistic
+    was binned (it is 0 in exact mode)."""
+    if t.height and t["bound"].drop_nulls().len() == 0:
+        t = t.drop("bound")
+    t = t.with_columns(
+        _status=pl.when(pl.col("verdict") == "drift").then(pl.lit("breached")).otherwise(None)
+    )
+    table(
+        t,
+        tints={"column": "_status", "verdict": "_status"},
+        column_order=[c for c in t.columns if c != "_status"],
+        column_config=COLUMN_CONFIG,
+        height=full_height(t.height),
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 with overview_tab:
     ot = td.overview_table(result)
-    table(
-        _shown(ot.drop("role")),
+    _verdict_table(
+        ot.drop("role"),
         download=features.filter(features["role"] == "feature"),
         name=f"drift-features-{rs.model}",
         key="drift_overview",
-        height=full_height(ot.height),
-        column_config=COLUMN_CONFIG,
         empty="No feature could be compared in this scope.",
     )
     st.caption(
@@ -319,13 +330,11 @@ with time_tab:
 
 with pred_tab:
     pt = td.overview_table(result, ("prediction", "label"))
-    table(
-        _shown(pt.drop("importance", "priority")),
+    _verdict_table(
+        pt.drop("importance", "priority"),
         download=features.filter(features["role"] != "feature"),
         name=f"drift-predictions-labels-{rs.model}",
         key="drift_pred",
-        height=full_height(pt.height),
-        column_config=COLUMN_CONFIG,
         empty="No prediction or label could be compared in this scope.",
     )
     st.altair_chart(charts.role_over_time_chart(result), theme=None, width="stretch")

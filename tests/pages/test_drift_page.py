@@ -5,11 +5,30 @@ warehouse render without an exception."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from datetime import date
 from pathlib import Path
 
+import altair as alt
+import polars as pl
 import pytest
+import vl_convert
 from streamlit.testing.v1 import AppTest
+from threadpoolctl import threadpool_limits
+
+from analytics.drift import (
+    DIST_SCHEMA,
+    DOMAIN_SCHEMA,
+    FEATURE_SCHEMA,
+    SEGMENT_SCHEMA,
+    SERIES_SCHEMA,
+    data_drift,
+)
+from analytics.result import Result
+from analytics.scope import Scope, Window
+from reports.charts import drift as charts
+from warehouse.store import Warehouse
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/drift.py"
@@ -126,3 +145,103 @@ def test_empty_warehouse(empty_estate: Path, monkeypatch: pytest.MonkeyPatch) ->
     at = _app(empty_estate, monkeypatch)
     assert at.title[0].value == "Drift"
     assert not at.dataframe
+
+
+# ------------------------------------------------------------------------------ the charts
+
+
+@pytest.fixture(scope="module")
+def router_drift(demo_home: Path) -> Result:
+    # One OpenMP thread for the domain classifier, as the page runs it (much faster when busy).
+    with contextlib.closing(Warehouse(demo_home).connect()) as con, threadpool_limits(1, "openmp"):
+        return data_drift(
+            con,
+            Scope(
+                model=ROUTER,
+                analysis=Window.days(date(2026, 9, 8), date(2026, 10, 27)),
+                baseline=Window.days(date(2026, 8, 20), date(2026, 9, 7)),
+            ),
+        )
+
+
+def _records(chart: alt.TopLevelMixin) -> list[dict]:
+    """Every data row embedded in a chart's spec."""
+    return [r for rows in chart.to_dict().get("datasets", {}).values() for r in rows]
+
+
+def test_charts_carry_the_result_and_render_to_png(router_drift: Result) -> None:
+    """The heatmap cells are the series' scores, the distribution shares sum to one per window,
+    and every builder renders to PNG with vl-convert, as the PDF does."""
+    res = router_drift
+    series = res.frame("over_time").filter(
+        (pl.col("comparison") == "baseline") & (pl.col("role") == "feature")
+    )
+    cells = {
+        (r["feature"], r["period"]): r["score"]
+        for r in _records(charts.heatmap_chart(res))
+        if "period" in r and "n_reference" in r
+    }
+    assert len(cells) == series.height
+    for r in series.iter_rows(named=True):
+        assert cells[(r["feature"], f"{r['period_start']:%b %d}")] == pytest.approx(r["score"])
+    shares = [r for r in _records(charts.distribution_chart(res, "channel")) if "share" in r]
+    for window in ("baseline", "analysis"):
+        assert sum(r["share"] for r in shares if r["window"] == window) == pytest.approx(1.0)
+    chat = {r["window"]: r["share"] for r in shares if r["bin"] == "chat"}
+    assert chat["baseline"] < 0.35 and chat["analysis"] > 0.5  # answer key: 25% -> 60%
+    scores = {r["feature"]: r for r in _records(charts.score_chart(res)) if "verdict" in r}
+    assert scores["message_length"]["verdict"] == "drift"
+    assert scores["language"]["verdict"] == "no drift"
+    seg = drift_by_segment_result(res)
+    built = [
+        charts.score_chart(res),
+        charts.sparklines_chart(res),
+        charts.distribution_chart(res, "message_length"),
+        charts.distribution_chart(res, "channel"),
+        charts.heatmap_chart(res, "previous"),
+        charts.role_over_time_chart(res),
+        charts.domain_classifier_chart(res),
+        charts.segment_heatmap(seg),
+    ]
+    for chart in built:
+        assert vl_convert.vegalite_to_png(chart.to_dict(), scale=1).startswith(b"\x89PNG")
+
+
+def drift_by_segment_result(res: Result) -> pl.DataFrame:
+    """A segments frame shaped like drift_by_segment's, from the window's features."""
+    f = res.frame("features").filter(pl.col("role") == "feature")
+    return f.select(
+        pl.lit("product=laptop").alias("segment"),
+        "feature",
+        "method",
+        "statistic",
+        "threshold",
+        "drifted",
+        "score",
+        "n_baseline",
+        "n_analysis",
+    )
+
+
+def test_charts_say_when_there_is_nothing_to_draw() -> None:
+    empty = Result(
+        scope=None,
+        frames={
+            "features": pl.DataFrame(schema=FEATURE_SCHEMA),
+            "over_time": pl.DataFrame(schema=SERIES_SCHEMA),
+            "distributions": pl.DataFrame(schema=DIST_SCHEMA),
+            "domain_classifier": pl.DataFrame(schema=DOMAIN_SCHEMA),
+        },
+    )
+    for chart in (
+        charts.score_chart(empty),
+        charts.sparklines_chart(empty),
+        charts.distribution_chart(empty, "x"),
+        charts.heatmap_chart(empty),
+        charts.role_over_time_chart(empty),
+        charts.domain_classifier_chart(empty),
+        charts.segment_heatmap(pl.DataFrame(schema=SEGMENT_SCHEMA)),
+    ):
+        mark = chart.to_dict()["mark"]
+        assert (mark["type"] if isinstance(mark, dict) else mark) == "text"
+        assert _records(chart)[0]["text"].startswith("No ")
