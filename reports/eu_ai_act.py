@@ -529,6 +529,12 @@ def _pmm_logging(b: ReportBuilder, ctx: Context, g: Gathered, x: Extra) -> None:
         evidence="logged-field coverage",
     )
     r = x.retention.row(0, named=True)
+    retained = (
+        "no requests retained"
+        if r["earliest_event"] is None
+        else f"{r['events']:,} requests from {fmt_day(r['earliest_event'])} to "
+        f"{fmt_day(r['latest_event'])} ({(r['latest_event'] - r['earliest_event']).days} days)"
+    )
     b.key_values(
         [
             ("Audit-log hash chain", str(ctx.chain.get("summary"))),
@@ -536,10 +542,7 @@ def _pmm_logging(b: ReportBuilder, ctx: Context, g: Gathered, x: Extra) -> None:
                 "Log completeness (logged ÷ served)",
                 _gap("the gateway's served count to reconcile against"),
             ),
-            (
-                "Retained logs",
-                f"{r['events']:,} requests from {fmt_day(r['earliest_event'])} to {fmt_day(r['latest_event'])}",
-            ),
+            ("Retained logs", retained),
             (
                 "Retention policy (Art. 19: at least six months)",
                 _gap("the retention period the provider applies"),

@@ -335,7 +335,13 @@ def gather(
         # Sex and race/ethnicity first (the LL144 and UGESP categories), at most three.
         fairness = group_fairness(ctx.con, scope, sensitive[:2])
     importances, importance_evidence = _importances(ctx, model_id, version)
-    ingest = ingest_health(ctx.con, bound)
+    health_of_ingest = ingest_health(ctx.con, bound)
+    # Only the ledger of batches is printed (the reject rate); its query alone is evidence.
+    ingest = Result(
+        scope=None,
+        frames={"batches": health_of_ingest.frame("batches")},
+        evidence=[e for e in health_of_ingest.evidence if e.name == "ingest_batches"],
+    )
     return Gathered(
         model=model,
         version=version,
@@ -373,8 +379,18 @@ def _importances(ctx: Context, model: str, version: str | None) -> tuple[Any, Re
 
 
 def add_evidence(b: ReportBuilder, g: Gathered) -> None:
+    """Every query of every Result, once: analyses that share a step (the SLO evaluation runs
+    in service health and in operations) ran the same SQL with the same parameters and got the
+    same rows, which the manifest lists once."""
+    seen: set[tuple[str, str, str, str]] = set()
+    unique = []
     for r in g.results:
-        b.evidence(r)
+        for e in r.evidence:
+            key = (e.name, e.sql, repr(sorted(e.to_dict()["params"].items())), e.result_sha256)
+            if key not in seen:
+                seen.add(key)
+                unique.append(e)
+    b.evidence(Result(scope=None, evidence=unique))
 
 
 def has(result: Result | None, name: str) -> bool:
