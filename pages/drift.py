@@ -222,7 +222,8 @@ with overview_tab:
         empty="No feature could be compared in this scope.",
     )
     st.caption(
-        "Ordered by priority = drift score × feature importance. Drift score: distance / "
+        "Drifted features first, each group ordered by priority = drift score × feature "
+        "importance (the model artifact's importances where available). Drift score: distance / "
         "threshold, or log p / log threshold for a test, so 1 is the threshold whatever the "
         "method. Default method: numeric columns with a baseline of up to 1,000 rows "
         "Kolmogorov–Smirnov (p < 0.05), larger Wasserstein distance / baseline sd (≥ 0.1); "

@@ -71,8 +71,8 @@ def trends(
 
 
 def overview_table(result: Result, roles: tuple[str, ...] = ("feature",)) -> pl.DataFrame:
-    """One row per compared column of ``roles``, ordered by priority (drift score x importance)
-    for features: verdict, method, statistic, threshold, score, error bound, importance,
+    """One row per compared column of ``roles``, drifted columns first, each group ordered by
+    priority (drift score x importance) for features: verdict, method, statistic, threshold, score, error bound, importance,
     priority, the weekly trend of the score, means and missing shares, unseen categories."""
     f = result.frame("features").filter(pl.col("role").is_in(list(roles)))
     rank = {r["feature"]: r for r in result.frame("ranking").iter_rows(named=True)}
@@ -99,6 +99,7 @@ def overview_table(result: Result, roles: tuple[str, ...] = ("feature",)) -> pl.
                 "unseen": r["unseen"] or "",
                 "n_baseline": r["n_baseline"],
                 "n_analysis": r["n_analysis"],
+                "_quiet": not r["drifted"],
                 "_rank": k["rank"] if k else 10_000,
                 "_role": ROLE_ORDER.get(r["role"], 9),
             }
@@ -121,11 +122,14 @@ def overview_table(result: Result, roles: tuple[str, ...] = ("feature",)) -> pl.
         "unseen": pl.String,
         "n_baseline": pl.Int64,
         "n_analysis": pl.Int64,
+        "_quiet": pl.Boolean,
         "_rank": pl.Int64,
         "_role": pl.Int64,
     }
     return (
-        pl.DataFrame(rows, schema=schema).sort(["_role", "_rank", "column"]).drop("_rank", "_role")
+        pl.DataFrame(rows, schema=schema)
+        .sort(["_role", "_quiet", "_rank", "column"])
+        .drop("_quiet", "_rank", "_role")
     )
 
 
