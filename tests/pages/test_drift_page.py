@@ -245,3 +245,17 @@ def test_charts_say_when_there_is_nothing_to_draw() -> None:
         mark = chart.to_dict()["mark"]
         assert (mark["type"] if isinstance(mark, dict) else mark) == "text"
         assert _records(chart)[0]["text"].startswith("No ")
+
+
+def test_baseline_without_rows(small_estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A baseline before the first event: the page says so and shows no verdicts."""
+    at = _app(
+        small_estate,
+        monkeypatch,
+        model="candidate-screener",
+        window=["2026-05-20", "2026-06-10"],
+        baseline=["2026-03-01", "2026-03-31"],
+    )
+    assert "No candidate\\-screener rows in the baseline window" in _texts(at)
+    assert {m.label: m.value for m in at.metric}["Drifted features"] == "–"
+    assert "No feature could be compared in this scope." in _texts(at)
