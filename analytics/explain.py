@@ -53,7 +53,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -590,9 +590,11 @@ def _explainer_for(
     task: str,
     positive: str | None,
     cfg: ExplainConfig,
+    refs: Sequence[registry.ArtifactRef] | None = None,
 ) -> _Explainer:
-    refs = {r.version: r for r in registry.artifact_refs(rec.con, model, rec=rec)}
-    ref = refs.get(version)
+    if refs is None:
+        refs = registry.artifact_refs(rec.con, model, rec=rec)
+    ref = {r.version: r for r in refs}.get(version)
     if ref is not None and ref.available:
         lm = registry.load_ref(home, ref)  # ArtifactError (a refusal) propagates
         return _Explainer(version, lm, None, ref.sha256)
@@ -617,13 +619,16 @@ IMPORTANCE_SCHEMA = {
 def mean_abs_with_interval(
     values: np.ndarray, resamples: int, alpha: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean |SHAP| per column and its percentile bootstrap interval (rows resampled)."""
+    """Mean |SHAP| per column and its percentile bootstrap interval (rows resampled with
+    replacement: each resample's row counts weight the rows)."""
     a = np.abs(values)
     mean = a.mean(axis=0)
     n = a.shape[0]
     if resamples == 0 or n < 2:
         return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-    w = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples) / n  # (B, n)
+    idx = rng.integers(0, n, size=(resamples, n))  # rows drawn with replacement
+    idx += np.arange(resamples)[:, None] * n  # one bincount for all resamples
+    w = np.bincount(idx.ravel(), minlength=resamples * n).reshape(resamples, n) / n
     boot = w @ a  # (B, features)
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     return mean, lo, hi
@@ -688,6 +693,7 @@ def explain_scope(
         window=scope.analysis,
         segment=scope.segment,
         name="sample",
+        allowed=types,
     )
     if sample.height == 0:
         raise ValueError(
@@ -695,21 +701,31 @@ def explain_scope(
             f"{scope.analysis.label()}"
             + (f" (versions {', '.join(scope.versions)})" if scope.versions else "")
         )
-    background = logged_sample(
-        rec,
-        model,
-        list(types),
-        size=cfg.background_size,
-        seed=cfg.seed + 1,
-        versions=scope.versions,
-        window=scope.analysis,
-        segment=scope.segment,
-        name="background",
-    )
+    background: pl.DataFrame | None = None  # read when a version's explainer needs it
+
+    def background_rows(version: str) -> pl.DataFrame:
+        nonlocal background
+        if background is None:
+            background = logged_sample(
+                rec,
+                model,
+                list(types),
+                size=cfg.background_size,
+                seed=cfg.seed + 1,
+                versions=scope.versions,
+                window=scope.analysis,
+                segment=scope.segment,
+                name="background",
+                allowed=types,
+            )
+        own = background.filter(pl.col("model_version") == version)
+        return own if own.height >= 10 else background
+
     in_window = rows_by_version(
         rec, model, versions=scope.versions, window=scope.analysis, segment=scope.segment
     )
-    versions = _version_order(rec, model, set(sample["model_version"].to_list()))
+    refs = registry.artifact_refs(rec.con, model, rec=rec)
+    versions = _version_order(refs, set(sample["model_version"].to_list()))
     summaries, importances, points, segments, periods = [], [], [], [], []
     findings: list[Finding] = []
     for vi, version in enumerate(versions):
@@ -726,19 +742,26 @@ def explain_scope(
                 )
             )
             continue
-        bg_rows = background.filter(pl.col("model_version") == version)
-        if bg_rows.height < 10:
-            bg_rows = background
         ex = _explainer_for(
-            rec, home, model, version, task=info.task, positive=info.positive_class, cfg=cfg
+            rec,
+            home,
+            model,
+            version,
+            task=info.task,
+            positive=info.positive_class,
+            cfg=cfg,
+            refs=refs,
         )
         lm = ex.lm
         x = _frame(rows, lm.inputs, types)
         ok = _usable_rows(lm, x)
         dropped = int((~ok).sum())
         rows, x = rows.filter(pl.Series(ok)), x.loc[ok].reset_index(drop=True)
-        xb = _frame(bg_rows, lm.inputs, types)
-        xb = xb.loc[_usable_rows(lm, xb)].reset_index(drop=True)
+        bg_rows, xb = None, None
+        if lm.family not in ("lightgbm", "tree"):  # TreeSHAP here is path-dependent
+            bg_rows = background_rows(version)
+            xb = _frame(bg_rows, lm.inputs, types)
+            xb = xb.loc[_usable_rows(lm, xb)].reset_index(drop=True)
         if rows.height == 0:
             findings.append(Finding("warning", f"{version}: no row could be scored by the model"))
             continue
@@ -750,11 +773,17 @@ def explain_scope(
             background=xb,
             exact_max_columns=cfg.exact_max_columns,
         )
+        if ex.surrogate is not None:
+            att = replace(att, output_space=_surrogate_space(ex.surrogate))
         rng = np.random.default_rng([cfg.seed, vi])
         mean, lo, hi = mean_abs_with_interval(att.values, cfg.bootstrap_resamples, cfg.alpha, rng)
         imp = _importance_rows(version, att.features, mean, lo, hi)
         importances.append(imp)
-        replay = _replay(lm, x, rows, info.task, info.positive_class)
+        replay = (
+            _replay(lm, x, rows, att, info.task, info.positive_class)
+            if ex.surrogate is None
+            else (None, None)
+        )
         sur = ex.surrogate
         summaries.append(
             {
@@ -774,7 +803,7 @@ def explain_scope(
                     else f"seeded sample (seed {cfg.seed + 1}) of the scope's served requests"
                 ),
                 "background_sha256": None
-                if att.background_size is None
+                if att.background_size is None or bg_rows is None
                 else _ids_sha256(bg_rows["request_id"].to_list()),
                 "sample_seed": cfg.seed,
                 "artifact_sha256": ex.artifact_sha256,
@@ -838,11 +867,15 @@ def explain_scope(
     )
 
 
-def _version_order(rec: Recorder, model: str, present: set[str]) -> list[str]:
+def _version_order(refs: Sequence[registry.ArtifactRef], present: set[str]) -> list[str]:
     """The versions present, oldest first (registry creation order; unregistered ones last)."""
-    refs = registry.artifact_refs(rec.con, model, rec=rec)  # newest first
     known = [r.version for r in reversed(refs) if r.version in present]
     return known + sorted(present - set(known))
+
+
+def _surrogate_space(sur: Surrogate) -> str:
+    """The output space of a surrogate's explanations, e.g. 'log-odds of approve (surrogate)'."""
+    return sur.target.replace(" (logged score)", "") + " (surrogate)"
 
 
 def _check_segment(types: dict[str, str], scope: Scope) -> None:
@@ -860,29 +893,44 @@ def segment_key(segment: Sequence[tuple[str, str]]) -> str:
 
 
 def _replay(
-    lm: registry.LoadedModel, x: pd.DataFrame, rows: pl.DataFrame, task: str, positive: str | None
+    lm: registry.LoadedModel,
+    x: pd.DataFrame,
+    rows: pl.DataFrame,
+    att: Attribution,
+    task: str,
+    positive: str | None,
 ) -> tuple[float | None, float | None]:
-    """Does the explained model reproduce the logged decisions? (agreement, max |score diff|)."""
+    """Does the explained model reproduce the logged decisions? (agreement, max |score diff|).
+
+    Binary models: the recomputed P(positive) against the logged score, and the decision at the
+    logged threshold (0.5 when none) against the logged prediction; from the explained log-odds
+    when that is the output space (no second prediction). Others: the predicted class (value).
+    """
+    logged = np.asarray(rows["prediction"].to_list(), dtype=object)
     try:
-        z = lm.transform(x.loc[:, list(lm.inputs)])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if task == "binary" and positive in lm.classes:
+                if att.output_space.startswith("log-odds"):
+                    p = 1.0 / (1.0 + np.exp(-att.output))
+                else:
+                    z = lm.transform(x.loc[:, list(lm.inputs)])
+                    p = lm.final.predict_proba(z)[:, lm.classes.index(positive)]
+                thr = rows["decision_threshold"].cast(pl.Float64).fill_null(0.5).to_numpy()
+                agree = float(np.mean((p >= thr) == (logged == positive)))
+                s = rows["score"].cast(pl.Float64).to_numpy()
+                diff = float(np.nanmax(np.abs(p - s))) if np.isfinite(s).any() else None
+                return agree, diff
+            z = lm.transform(x.loc[:, list(lm.inputs)])
             if not lm.classes:
                 p = np.asarray(lm.final.predict(z), dtype=np.float64)
                 v = rows["prediction_value"].cast(pl.Float64).to_numpy()
                 return None, float(np.nanmax(np.abs(p - v)))
             proba = lm.final.predict_proba(z)
-    except Exception:  # a surrogate regressor has no predict_proba
+    except (AttributeError, ValueError):  # e.g. a surrogate regressor has no predict_proba
         return None, None
     pred = np.asarray(lm.classes, dtype=object)[proba.argmax(axis=1)]
-    agree = float(np.mean(pred == np.asarray(rows["prediction"].to_list(), dtype=object)))
-    diff = None
-    if task == "binary" and positive in lm.classes and "score" in rows.columns:
-        s = rows["score"].cast(pl.Float64).to_numpy()
-        p = proba[:, lm.classes.index(positive)]
-        if np.isfinite(s).any():
-            diff = float(np.nanmax(np.abs(p - s)))
-    return agree, diff
+    return float(np.mean(pred == logged)), None
 
 
 def _points(
@@ -923,34 +971,51 @@ def _points(
     return pl.concat(out) if out else pl.DataFrame()
 
 
+def _segment_labels(col: pl.Series, ftype: str) -> np.ndarray:
+    """The values of a categorical/boolean column as shown (as :func:`_display` shows them)."""
+    if ftype == "boolean":
+        b = col.cast(pl.Boolean, strict=False)
+        text = pl.select(
+            pl.when(b).then(pl.lit("yes")).when(~b).then(pl.lit("no")).otherwise(pl.lit(None))
+        ).to_series()
+    else:
+        text = col.cast(pl.String)
+    return np.asarray(text.fill_null("(missing)").to_list(), dtype=object)
+
+
 def _segments(
     rows: pl.DataFrame, att: Attribution, types: dict[str, str], version: str, min_rows: int
 ) -> pl.DataFrame:
     """Mean |SHAP| per feature within each value of each categorical/boolean feature."""
     a = np.abs(att.values)
+    nf = len(att.features)
     out = []
     for col in [c for c, t in types.items() if t in SEGMENT_TYPES and c in rows.columns]:
-        vals = np.asarray([_display(v, types[col]) for v in rows[col].to_list()], dtype=object)
-        for value in sorted(set(vals)):
-            m = vals == value
-            n = int(m.sum())
-            if n < min_rows:
-                continue
-            mean = a[m].mean(axis=0)
-            total = float(mean.sum())
-            out.append(
-                pl.DataFrame(
-                    {
-                        "model_version": version,
-                        "segment_column": col,
-                        "segment_value": value,
-                        "rows": n,
-                        "feature": list(att.features),
-                        "importance": mean,
-                        "share": mean / total if total > 0 else mean * 0,
-                    }
-                )
+        values, inv = np.unique(_segment_labels(rows[col], types[col]), return_inverse=True)
+        counts = np.bincount(inv, minlength=len(values))
+        sums = np.stack(
+            [np.bincount(inv, weights=a[:, j], minlength=len(values)) for j in range(nf)], axis=1
+        )
+        keep = counts >= min_rows
+        if not keep.any():
+            continue
+        mean = sums[keep] / counts[keep][:, None]  # (values kept, features)
+        total = mean.sum(axis=1, keepdims=True)
+        share = np.divide(mean, total, out=np.zeros_like(mean), where=total > 0)
+        k = int(keep.sum())
+        out.append(
+            pl.DataFrame(
+                {
+                    "model_version": [version] * (k * nf),
+                    "segment_column": [col] * (k * nf),
+                    "segment_value": np.repeat(values[keep].astype(str), nf).tolist(),
+                    "rows": np.repeat(counts[keep], nf).astype(np.int64),
+                    "feature": list(att.features) * k,
+                    "importance": mean.ravel(),
+                    "share": share.ravel(),
+                }
             )
+        )
     return pl.concat(out) if out else pl.DataFrame()
 
 
@@ -1072,7 +1137,7 @@ def explain_request(
     lm = ex.lm
     bg_rows = logged_sample(
         rec, model, list(types), size=cfg.background_size, seed=cfg.seed + 1,
-        versions=[version], name="background",
+        versions=[version], name="background", allowed=types,
     )  # fmt: skip
     xb = _frame(bg_rows, lm.inputs, types)
     xb = xb.loc[_usable_rows(lm, xb)].reset_index(drop=True)
@@ -1091,6 +1156,8 @@ def explain_request(
         interventional=xb.shape[0] >= 10,
         exact_max_columns=cfg.exact_max_columns,
     )
+    if ex.surrogate is not None:
+        att = replace(att, output_space=_surrogate_space(ex.surrogate))
     flags = _model_flags(rec, model)
     contrib = att.values[0]
     order = np.argsort(-np.abs(contrib), kind="stable")

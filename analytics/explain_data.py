@@ -13,7 +13,7 @@ keep their share instead of vanishing by chance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
@@ -26,7 +26,14 @@ from analytics.result import Recorder
 from analytics.scope import Window
 
 FEATURE_TYPES = ("numeric", "integer", "categorical", "boolean")
-OUTPUT_COLUMNS = ("prediction", "prediction_value", "score", "confidence", "status")
+OUTPUT_COLUMNS = (
+    "prediction",
+    "prediction_value",
+    "score",
+    "confidence",
+    "status",
+    "decision_threshold",
+)
 
 
 def feature_types(rec: Recorder, model: str) -> dict[str, str]:
@@ -43,8 +50,12 @@ def feature_types(rec: Recorder, model: str) -> dict[str, str]:
     return {r["name"]: r["type"] for r in rows.iter_rows(named=True)}
 
 
-def _check_columns(rec: Recorder, model: str, columns: Sequence[str]) -> list[str]:
-    allowed = feature_types(rec, model)
+def _check_columns(
+    rec: Recorder, model: str, columns: Sequence[str], allowed: Mapping[str, str] | None = None
+) -> list[str]:
+    """``columns`` if all are declared features (``allowed``: the allow-list already read)."""
+    if allowed is None:
+        allowed = feature_types(rec, model)
     unknown = [c for c in columns if c not in allowed]
     if unknown:
         raise ValueError(
@@ -134,15 +145,19 @@ def logged_sample(
     window: Window | None = None,
     segment: Sequence[tuple[str, str]] = (),
     name: str = "sample",
+    allowed: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """A stratified, seeded sample of served requests with their features and logged output.
 
+    ``allowed``: the model's declared features as :func:`feature_types` returns them, when the
+    caller has read them already (the columns are still checked against it).
+
     Columns: request_id, ts, model_version, prediction, prediction_value, score, confidence,
-    status, predicted_probability, then ``columns``; ordered by request_id.
+    status, decision_threshold, predicted_probability, then ``columns``; ordered by request_id.
     """
     if size < 1:
         raise ValueError(f"sample size must be at least 1, got {size}")
-    columns = _check_columns(rec, model, columns)
+    columns = _check_columns(rec, model, columns, allowed)
     j = _joined(rec, model, columns, versions=versions, window=window, segment=segment)
     key = (j.request_id.cast("string") + ibis.literal(f"#{int(seed)}")).hash()
     stratum = [j.model_version, j.prediction.fill_null("")]
@@ -193,7 +208,6 @@ def request_row(rec: Recorder, model: str | None, request_id: str) -> tuple[str,
         "model_id",
         "model_version",
         *OUTPUT_COLUMNS,
-        "decision_threshold",
         "escalated",
         predicted_probability=hit.probabilities.get(hit.prediction),
     )

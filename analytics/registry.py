@@ -256,6 +256,13 @@ def read_verified(path: Path, expected_sha256: str | None) -> bytes:
 
 def load_skops_bytes(blob: bytes, name: str, trusted: frozenset[str] = TRUSTED_TYPES) -> Any:
     """Rebuild an object from skops bytes, trusting skops's defaults plus ``trusted`` only."""
+    return _load_checked(blob, name, trusted)[0]
+
+
+def _load_checked(
+    blob: bytes, name: str, trusted: frozenset[str] = TRUSTED_TYPES
+) -> tuple[Any, tuple[str, ...]]:
+    """The object and the non-default types its load trusted (the schema is read once)."""
     if blob[:1] == b"\x80":
         raise ArtifactError(f"{name}: this is a pickle, not a skops archive; pickles are refused")
     if not zipfile.is_zipfile(io.BytesIO(blob)):
@@ -268,7 +275,7 @@ def load_skops_bytes(blob: bytes, name: str, trusted: frozenset[str] = TRUSTED_T
     if refused:
         raise ArtifactError(f"{name}: refusing untrusted type(s) {', '.join(refused)}")
     try:
-        return sio.loads(blob, trusted=untrusted)
+        return sio.loads(blob, trusted=untrusted), tuple(untrusted)
     except Exception as exc:
         raise ArtifactError(f"{name}: skops could not load the archive ({exc})") from None
 
@@ -311,11 +318,10 @@ def _cached_load(sha: str, blob: bytes, name: str) -> tuple[Any, tuple[str, ...]
     # Content-addressed: equal bytes give an equal model, so a verified hash is a safe key.
     hit = _CACHE.get(sha)
     if hit is None:
-        obj = load_skops_bytes(blob, name)
+        hit = _load_checked(blob, name)
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[sha] = (obj, tuple(sorted(sio.get_untrusted_types(data=blob))))
-        hit = _CACHE[sha]
+        _CACHE[sha] = hit
     return hit
 
 

@@ -344,3 +344,27 @@ def test_mean_abs_interval_is_a_bootstrap_of_rows() -> None:
     assert (lo < mean).all() and (mean < hi).all()
     se = np.abs(v).std(axis=0) / np.sqrt(400)
     np.testing.assert_allclose(hi - lo, 2 * 1.96 * se, rtol=0.25)
+
+
+def test_segment_importance_is_the_mean_within_each_value() -> None:
+    rng = np.random.default_rng(0)
+    n = 500
+    rows = pl.DataFrame(
+        {
+            "c": rng.choice(np.array(["a", "b", "c", None], dtype=object), n).tolist(),
+            "b": rng.choice(np.array([True, False, None], dtype=object), n).tolist(),
+        }
+    )
+    vals = rng.normal(size=(n, 3))
+    att = ex.Attribution(("x", "y", "z"), vals, np.zeros(n), np.zeros(n), "m", "o", ("",) * n, None)
+    got = ex._segments(rows, att, {"c": "categorical", "b": "boolean"}, "1", 10)
+    for col, kind in (("c", "categorical"), ("b", "boolean")):
+        shown = np.asarray([ex._display(v, kind) for v in rows[col].to_list()], dtype=object)
+        assert set(got.filter(pl.col("segment_column") == col)["segment_value"]) == set(shown)
+        for value in set(shown):
+            m = shown == value
+            g = got.filter((pl.col("segment_column") == col) & (pl.col("segment_value") == value))
+            np.testing.assert_allclose(
+                g.sort("feature")["importance"].to_numpy(), np.abs(vals[m]).mean(axis=0)
+            )
+            assert g["rows"][0] == m.sum() and g["share"].sum() == pytest.approx(1.0)
