@@ -605,10 +605,18 @@ def operations_tables_incidents_only(b: ReportBuilder, g: Gathered) -> None:
         b.paragraph("No incident of the model was opened in the period.")
         return
     by = inc.group_by("severity").agg(pl.len().alias("n")).sort("severity")
+    cat = (
+        inc.with_columns(pl.col("category").fill_null("uncategorised"))
+        .group_by("category")
+        .agg(pl.len().alias("n"))
+        .sort("category")
+    )
     b.paragraph(
-        f"{inc.height} incident(s) of the model opened in the period: "
+        f"{inc.height} incident(s) of the model opened in the period; by severity: "
         + ", ".join(f"{r['severity']}: {r['n']}" for r in by.iter_rows(named=True))
-        + "."
+        + "; by category: "
+        + ", ".join(f"{r['category']}: {r['n']}" for r in cat.iter_rows(named=True))
+        + ". Near misses are not recorded separately (gap)."
     )
     shown = inc.sort("opened_at").select(
         pl.col("incident_id").alias("Incident"),

@@ -901,6 +901,11 @@ def fairness_section(b: ReportBuilder, g: Gathered, *, level: int = 2, charts_fo
                     "four-fifths line",
                     evidence="fairness/cells" if has(f, "fairness/cells") else None,
                 )
+    b.paragraph(
+        "Calibration per group (a reliability curve per group) is not produced by the fairness "
+        "analysis yet (gap).",
+        style="small",
+    )
     unknown = f.frame("unknown")
     if unknown.height:
         b.paragraph(
@@ -1393,6 +1398,11 @@ def _monitoring(b: ReportBuilder, g: Gathered) -> None:
         evidence="requests served per version in the period",
     )
     input_rejects(b, g)
+    b.paragraph(
+        "The feature-pipeline version behind each request is not logged, so 'pipeline version "
+        "= approved version' cannot be verified (gap).",
+        style="small",
+    )
     b.table(
         kpi_rows(
             g,
