@@ -25,9 +25,6 @@ PAGES = (
     "pages/audit_trail.py",
     "pages/data.py",
 )
-ROOT = Path(APP).parent
-# Pages not built yet render the honest "planned" state (and nothing that looks like data).
-PENDING = tuple(p for p in PAGES if "pending_page(" in (ROOT / p).read_text())
 
 
 def _app(home: Path, monkeypatch: pytest.MonkeyPatch, **query: str | list[str]) -> AppTest:
@@ -82,13 +79,6 @@ def test_pages_explain_a_missing_warehouse(
     at.switch_page(page).run()
     assert not at.exception, at.exception
     assert "attest sample" in _texts(at)
-
-
-def test_pending_pages_say_so_and_show_no_numbers(estate_app: AppTest) -> None:
-    for page in PENDING:
-        estate_app.switch_page(page).run()
-        assert "Not yet available" in _texts(estate_app)
-        assert not estate_app.metric and not estate_app.dataframe, page
 
 
 def test_overview_shows_the_estate_from_the_warehouse(estate_app: AppTest) -> None:
