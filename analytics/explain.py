@@ -65,7 +65,7 @@ import polars as pl
 
 from analytics import registry
 from analytics.catalog import SEGMENT_TYPES, bounded
-from analytics.explain_data import feature_types, logged_sample, request_row, rows_by_version
+from analytics.explain_data import feature_types, logged_sample, request_row
 from analytics.importance import TABLE, history, shares_frame
 from analytics.kpis import model_info, resolve_scope, run
 from analytics.result import Evidence, Finding, Recorder, Result, frame_sha256
@@ -666,7 +666,7 @@ def explain_scope(
     Frames: ``summary`` (one row per version: explainer, output space, sample and background,
     surrogate fidelity, replay check), ``importance`` (mean |SHAP| with interval, share, rank),
     ``points`` (summary/dependence rows: request, feature, value, SHAP), ``by_segment``,
-    ``over_time`` and ``history`` (persisted importances of earlier windows). Raises
+    ``over_time`` (per week of the sample; persisted windows: :func:`persisted_history`). Raises
     ``ValueError`` for a bad scope and ``ArtifactError`` for a refused artifact.
     """
     cfg = config or ExplainConfig()
@@ -721,8 +721,8 @@ def explain_scope(
         own = background.filter(pl.col("model_version") == version)
         return own if own.height >= 10 else background
 
-    in_window = rows_by_version(
-        rec, model, versions=scope.versions, window=scope.analysis, segment=scope.segment
+    in_window = dict(
+        sample.group_by("model_version").agg(pl.col("version_rows").first()).iter_rows()
     )
     refs = registry.artifact_refs(rec.con, model, rec=rec)
     versions = _version_order(refs, set(sample["model_version"].to_list()))
@@ -846,8 +846,6 @@ def explain_scope(
                     version,
                 )
             )
-    tick(0.92, "Reading persisted importances")
-    hist = history(rec, model, segment=segment_key(scope.segment))
     summary = pl.DataFrame(summaries, infer_schema_length=None) if summaries else pl.DataFrame()
     importance = pl.concat(importances) if importances else pl.DataFrame(schema=IMPORTANCE_SCHEMA)
     findings = _findings(importance, summary, versions) + findings
@@ -860,7 +858,6 @@ def explain_scope(
             "points": pl.concat(points) if points else pl.DataFrame(),
             "by_segment": pl.concat(segments) if segments else pl.DataFrame(),
             "over_time": pl.concat(periods) if periods else pl.DataFrame(),
-            "history": hist,
         },
         findings=findings,
         evidence=rec.evidence,
@@ -876,6 +873,17 @@ def _version_order(refs: Sequence[registry.ArtifactRef], present: set[str]) -> l
 def _surrogate_space(sur: Surrogate) -> str:
     """The output space of a surrogate's explanations, e.g. 'log-odds of approve (surrogate)'."""
     return sur.target.replace(" (logged score)", "") + " (surrogate)"
+
+
+def persisted_history(
+    con: duckdb.DuckDBPyConnection, scope: Scope, *, snapshot_id: int | None = None
+) -> Result:
+    """The importances persisted for the scope's model and segment, every window (newest
+    computation per version and window): frame ``history`` (see ``importance.history``)."""
+    scope = resolve_scope(con, scope)
+    rec = Recorder(con, as_of_batch=scope.as_of_batch, snapshot_id=snapshot_id)
+    hist = history(rec, str(scope.model), segment=segment_key(scope.segment))
+    return Result(scope=scope, frames={"history": hist}, evidence=rec.evidence)
 
 
 def _check_segment(types: dict[str, str], scope: Scope) -> None:
@@ -1459,5 +1467,6 @@ __all__ = [
     "model_output",
     "notice_method",
     "persist_importances",
+    "persisted_history",
     "segment_key",
 ]

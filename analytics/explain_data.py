@@ -153,7 +153,9 @@ def logged_sample(
     caller has read them already (the columns are still checked against it).
 
     Columns: request_id, ts, model_version, prediction, prediction_value, score, confidence,
-    status, decision_threshold, predicted_probability, then ``columns``; ordered by request_id.
+    status, decision_threshold, predicted_probability, then ``columns``, and ``version_rows``
+    (the rows of the scope the row's version has, i.e. what its sample was drawn from); ordered
+    by request_id.
     """
     if size < 1:
         raise ValueError(f"sample size must be at least 1, got {size}")
@@ -166,6 +168,7 @@ def logged_sample(
         _n=_.count().over(group_by=stratum),
         _rn=ibis.row_number().over(group_by=stratum, order_by=key),
         _total=_.count().over(),
+        version_rows=_.count().over(group_by=j.model_version),
     )
     quota = (j._n * size / j._total).ceil()
     picked = j.filter(j._rn < quota).order_by("_key").limit(size).drop("_n", "_rn", "_total")

@@ -218,10 +218,14 @@ with tab_versions:
 
 with tab_time:
     st.altair_chart(charts.over_time_chart(result, version), theme=None, width="stretch")
-    hist = result.frame("history")
-    if hist.height:
+    persisted = data.history(snap, scope)
+    hist = persisted.frame("history")
+    if hist.height and version in set(hist["model_version"].to_list()):
+        top = result.frame("importance").filter(pl.col("model_version") == version)
         st.altair_chart(
-            charts.over_time_chart(result, version, frame="history"),
+            charts.over_time_chart(
+                persisted, version, frame="history", top=top["feature"].to_list()
+            ),
             theme=None,
             width="stretch",
         )
@@ -231,6 +235,7 @@ with tab_time:
             key="explain_history",
             height=320,
         )
+        evidence_panel(persisted, key="explain_history", title="How were these windows read?")
     st.caption(
         "Weekly shares come from this page's sample. Persisted windows come from "
         "`attest explain --model M --from D --to D --persist`, which stores the importances "

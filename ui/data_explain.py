@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.explain import ExplainConfig, explain_request, explain_scope
+from analytics.explain import ExplainConfig, explain_request, explain_scope, persisted_history
 from analytics.registry import ArtifactError
 from analytics.result import Result
 from analytics.scope import Scope
@@ -51,3 +51,13 @@ def _decision(
 def decision(snap: SnapshotInfo, request_id: str, as_of_batch: int | None) -> Result:
     """One decision explained by its request id (ValueError for an unknown id)."""
     return _decision(str(snap.path), request_id.strip(), as_of_batch, snap)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _history(snapshot_path: str, scope: Scope, _snap: SnapshotInfo) -> Result:
+    return persisted_history(connection(_snap), scope, snapshot_id=_snap.snapshot_id)
+
+
+def history(snap: SnapshotInfo, scope: Scope) -> Result:
+    """Importances persisted by ``attest explain --persist`` for the scope's model, per window."""
+    return _history(str(snap.path), scope.with_(versions=()), snap)

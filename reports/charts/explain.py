@@ -371,17 +371,25 @@ def segment_chart(result: Result, version: str, column: str) -> alt.Chart:
     )
 
 
-def over_time_chart(result: Result, version: str, frame: str = "over_time") -> alt.Chart:
+def over_time_chart(
+    result: Result, version: str, frame: str = "over_time", top: list[str] | None = None
+) -> alt.Chart:
     """Share of the mean |SHAP| per feature over time: per week of the sample (``over_time``)
-    or per persisted window (``history``), top features only."""
-    df = result.frame(frame)
+    or per persisted window (``history``), the six ``top`` features (default: the version's
+    most important in ``result``, else the largest mean shares in the frame)."""
+    df = result.frames.get(frame, pl.DataFrame())
     x_col = "period" if frame == "over_time" else "window_start"
     if df.height:
         df = df.filter(pl.col("model_version") == version)
     if df.height == 0 or df[x_col].n_unique() < 2:
         what = "weeks" if frame == "over_time" else "persisted windows"
         return _empty(f"Fewer than two {what} to compare for version {version}")
-    top = _importance(result, version)["feature"].head(6).to_list()
+    if top is None and "importance" in result.frames:
+        top = _importance(result, version)["feature"].to_list()
+    if top is None:
+        top = df.group_by("feature").agg(pl.col("share").mean()).sort("share", descending=True)
+        top = top["feature"].to_list()
+    top = top[:6]
     df = df.filter(pl.col("feature").is_in(top)).with_columns(
         pl.col("feature").str.replace_all("_", " ", literal=True).alias("label")
     )

@@ -307,6 +307,7 @@ def test_persisted_importances_feed_the_drift_seam(tmp_path: Path) -> None:
         after = feature_importances(con, home, MODEL, "1.0")
         rec = Recorder(con, as_of_batch=None)
         hist = history(rec, MODEL)
+        shown = ex.persisted_history(con, scope).frame("history")
         ledger = con.sql(
             "SELECT operation, kind, rows_accepted FROM ingest_batches WHERE batch_id = $b",
             params={"b": batch},
@@ -326,6 +327,7 @@ def test_persisted_importances_feed_the_drift_seam(tmp_path: Path) -> None:
     assert audit == [("explain.persist",)]
     assert stored == (len(FEATURES), r.scope.as_of_batch, 300)
     assert hist.height == len(FEATURES) and set(hist["batch_id"]) == {batch}
+    assert shown.equals(hist)
 
 
 def test_same_scope_same_numbers(byo, byo_con) -> None:  # noqa: F811

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from analytics.explain import ExplainConfig, explain_request, explain_scope
+from analytics.result import Result
 from analytics.scope import Scope, Window
 from reports import tables_explain as te
 from reports.charts import explain as charts
@@ -89,7 +90,7 @@ def test_empty_states(results) -> None:
         charts.summary_chart(r, "9.9"),
         charts.dependence_chart(r, "1.1", "nope"),
         charts.segment_chart(r, "1.1", "nope"),
-        charts.over_time_chart(r, "1.1", frame="history"),
+        charts.over_time_chart(Result(None, {"history": pl.DataFrame()}), "1.1", "history"),
     ):
         spec = c.to_dict()
         assert spec["mark"]["type"] == "text"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,34 @@ def test_llm_service_gets_a_clear_message(demo_home: Path, monkeypatch: pytest.M
     at = _app(demo_home, monkeypatch, model="support-assistant")
     assert "is an LLM service" in _texts(at)
     assert not at.get("vega_lite_chart")
+
+
+def test_surrogate_and_persisted_windows_on_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BYO model: version 0.9 has no artifact (surrogate with its fidelity on screen), and
+    importances persisted for two windows show as their own chart and table."""
+    from analytics.explain import ExplainConfig, explain_scope, persist_importances
+    from analytics.scope import Scope, Window
+    from tests.analytics.test_explain_fixtures import MODEL, build_byo_home
+
+    home = tmp_path / "home"
+    build_byo_home(home, with_hostile=False)
+    wh = Warehouse(home)
+    cfg = ExplainConfig(sample_size=200, bootstrap_resamples=50)
+    for first, last in (("2026-03-01", "2026-03-15"), ("2026-03-16", "2026-03-31")):
+        scope = Scope(
+            model=MODEL,
+            analysis=Window.days(*(date.fromisoformat(d) for d in (first, last))),
+            versions=("0.9",),
+        )
+        with contextlib.closing(wh.connect()) as con:
+            r = explain_scope(con, home, scope, config=cfg)
+        with wh.writer(actor="test:explain") as w:
+            persist_importances(w, r, config=cfg)
+    at = _app(home, monkeypatch, model=MODEL, versions=["0.9"], window=["2026-03-01", "2026-03-31"])
+    labels = {m.label: m.value for m in at.metric}
+    assert float(labels["Surrogate fidelity (held-out)"]) > 0.85
+    assert labels["Top driver of 0.9"] == "debt ratio"
+    assert "explained through a **surrogate**" in "\n".join(w.value for w in at.warning)
+    assert "How were these windows read?" in "\n".join(e.label for e in at.expander)
