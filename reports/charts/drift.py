@@ -19,6 +19,7 @@ from reports.tables_drift import method_label
 
 BAR_STEP = 22  # px per column row
 CELL_STEP = 22  # px per heatmap row
+MAX_LABELLED = 31  # heatmap periods whose cells print their score
 WINDOW_COLORS = alt.Scale(domain=["baseline", "analysis"], range=[MUTED, PALETTE[0]])
 VERDICT_COLORS = alt.Scale(
     domain=["drift", "no drift", "not judged"], range=[SIGNAL_RED, PALETTE[0], "#c4cad1"]
@@ -60,6 +61,19 @@ def _threshold_rule(
     if axis == "x":
         return rule.encode(x=enc) + text.encode(x=enc, y=alt.value(0), text="label:N")
     return rule.encode(y=enc) + text.encode(y=enc, x=alt.value(0), text="label:N")
+
+
+def _window_order(result: Result, role: str, names: list[str]) -> list[str]:
+    """Columns by their score over the whole window (highest first): a steady order that a
+    single noisy period does not reshuffle."""
+    f = result.frame("features").filter(pl.col("role") == role)
+    score = {r["feature"]: r["score"] for r in f.iter_rows(named=True)}
+
+    def key(name: str) -> tuple[float, str]:
+        v = score.get(name)
+        return (-(v if v is not None and v == v else -1.0), name)  # NaN and unknown last
+
+    return sorted(names, key=key)
 
 
 def score_chart(result: Result, role: str = "feature") -> alt.Chart | alt.LayerChart:
@@ -121,9 +135,7 @@ def sparklines_chart(
     if ot.height == 0:
         return _empty("No drift series: the analysis window has a single period or no rows")
     df = ot.select("period_start", "feature", "score", "statistic", "method", _verdict_col())
-    order = (df.group_by("feature").agg(pl.col("score").max()).sort("score", descending=True))[
-        "feature"
-    ].to_list()
+    order = _window_order(result, role, df["feature"].unique().to_list())
     x = alt.X("period_start:T", title=None, axis=alt.Axis(format="%b %d", labelFontSize=9))
     top = max(2.0, float(df["score"].max()))
     y = alt.Y(
@@ -257,13 +269,14 @@ def heatmap_chart(
         pl.col("period_start").dt.strftime("%b %d").alias("period"),
         pl.col("score").fill_nan(None).round(1).alias("label"),
     )
-    order = (
-        df.group_by("feature")
-        .agg(pl.col("score").fill_nan(None).max())
-        .sort("score", descending=True, nulls_last=True)
-    )["feature"].to_list()
+    order = _window_order(result, roles[0], df["feature"].unique().to_list())
     periods = df.sort("period_start")["period"].unique(maintain_order=True).to_list()
-    x = alt.X("period:O", sort=periods, title="Period starting", axis=alt.Axis(labelAngle=0))
+    x = alt.X(
+        "period:O",
+        sort=periods,
+        title="Period starting",
+        axis=alt.Axis(labelAngle=0 if len(periods) <= MAX_LABELLED else -90),
+    )
     y = alt.Y("feature:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     cells = (
         alt.Chart(df)
@@ -300,12 +313,15 @@ def heatmap_chart(
         )
     )
     against = "the baseline window" if comparison == "baseline" else "the period before"
-    return (cells + text).properties(
+    # Up to MAX_LABELLED periods the cells carry their score; beyond, narrower cells only
+    # (the tooltip keeps the figures), so a 90-day daily series still fits a page.
+    many = len(periods) > MAX_LABELLED
+    return (cells if many else cells + text).properties(
         title=alt.Title(
             "Drift over time",
             subtitle=f"Each period against {against}; score 1 = threshold, from 1 on: drift",
         ),
-        width=alt.Step(max(34, min(70, (WIDTH - 220) // max(1, len(periods))))),
+        width=alt.Step(max(12 if many else 34, min(70, (WIDTH - 220) // max(1, len(periods))))),
         height=alt.Step(CELL_STEP),
     )
 
