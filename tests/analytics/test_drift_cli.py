@@ -203,3 +203,15 @@ def test_bad_parameters_fail_in_one_line(
     assert code == 1 and out == ""
     assert err.startswith("attest: error: ") and err.count("\n") == 1
     assert message in err
+
+
+def test_hostile_version_matches_nothing(
+    health_demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A version string is a value, never SQL: it matches no row, and the command says so."""
+    code, out, err = _run(
+        capsys, health_demo, "drift", *BASE, *FAST, "--versions", "2.0') OR 1=1 --"
+    )
+    assert code == 0, err
+    assert "0 baseline rows, 0 analysis rows" in out
+    assert f"[warning] No {ROUTER} rows in the baseline window" in out
