@@ -67,7 +67,7 @@ from analytics import registry
 from analytics.catalog import SEGMENT_TYPES, bounded
 from analytics.explain_data import feature_types, logged_sample, request_row
 from analytics.importance import TABLE, history, shares_frame
-from analytics.kpis import model_info, resolve_scope, run
+from analytics.kpis import resolve_scope, run
 from analytics.result import Evidence, Finding, Recorder, Result, frame_sha256
 from analytics.scope import Scope, Window
 
@@ -545,15 +545,32 @@ def feature_meta(rec: Recorder, model: str) -> dict[str, tuple[str, str]]:
     return {r["name"]: (r["type"], r["description"] or "") for r in rows.iter_rows(named=True)}
 
 
-def _model_flags(rec: Recorder, model: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _ModelRow:
+    """What the explanations need of a registered model (latest registration under the bound)."""
+
+    task: str
+    positive_class: str | None
+    flags: dict[str, Any]  # display_name, ecoa_credit, ll144_aedt, gdpr_art22
+
+
+def _model_row(rec: Recorder, model: str) -> _ModelRow:
+    """The model's task, positive class and regulatory flags in one query (ValueError if the
+    model is not registered under the bound)."""
     m = bounded(rec, "models")
     latest = m.filter(m.model_id == model).order_by(m.batch_id.desc()).limit(1)
     rows = run(
         rec,
-        f"explain/{model}/model_flags",
-        latest.select("display_name", "ecoa_credit", "ll144_aedt", "gdpr_art22"),
+        f"explain/{model}/model",
+        latest.select(
+            "task", "positive_class", "display_name", "ecoa_credit", "ll144_aedt", "gdpr_art22"
+        ),
     )
-    return rows.row(0, named=True) if rows.height else {}
+    if rows.height == 0:
+        raise ValueError(f"model {model!r} is not registered (as of batch {rec.as_of_batch})")
+    r = rows.row(0, named=True)
+    flags = {k: r[k] for k in ("display_name", "ecoa_credit", "ll144_aedt", "gdpr_art22")}
+    return _ModelRow(r["task"], r["positive_class"], flags)
 
 
 def _computation(rec: Recorder, name: str, params: dict[str, Any], df: pl.DataFrame) -> None:
@@ -674,7 +691,7 @@ def explain_scope(
     scope = resolve_scope(con, scope)
     model = str(scope.model)
     rec = Recorder(con, as_of_batch=scope.as_of_batch, snapshot_id=snapshot_id)
-    info = model_info(rec, model, "explain")
+    info = _model_row(rec, model)
     if info.task == "llm":
         raise ValueError(f"{model} is an LLM service: it has no feature attributions to explain")
     meta = feature_meta(rec, model)
@@ -1126,7 +1143,7 @@ def explain_request(
     model, row = request_row(rec, model, request_id)
     r = row.row(0, named=True)
     version = str(r["model_version"])
-    info = model_info(rec, model, "explain")
+    info = _model_row(rec, model)
     if info.task == "llm":
         raise ValueError(f"{request_id} is a request to an LLM service: no feature attributions")
     meta = feature_meta(rec, model)
@@ -1166,7 +1183,7 @@ def explain_request(
     )
     if ex.surrogate is not None:
         att = replace(att, output_space=_surrogate_space(ex.surrogate))
-    flags = _model_flags(rec, model)
+    flags = info.flags
     contrib = att.values[0]
     order = np.argsort(-np.abs(contrib), kind="stable")
     contributions = pl.DataFrame(
