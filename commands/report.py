@@ -114,6 +114,12 @@ def register(
         "to": ("D", "last day of the period, YYYY-MM-DD (inclusive)"),
         "model": ("M", "model id"),
         "incident": ("ID", "incident id"),
+        "mode": ("MODE", "LL144 AEDT output: selection (default) or scoring"),
+        "exclude": (
+            "CATS",
+            "categories the auditor excludes from the impact ratios, ';'-separated",
+        ),
+        "justification": ("TEXT", "the auditor's justification of --exclude (§5-301(d))"),
     }
     for name in names:
         metavar, what = helps.get(name, (name.upper(), name))

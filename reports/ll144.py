@@ -163,6 +163,19 @@ def supplementary_table(audit: LL144Audit, name: str) -> pl.DataFrame:
 # ------------------------------------------------------------------------------ the report
 
 
+def parse_exclusions(exclude: str | None, justification: str | None) -> dict[str, str]:
+    """The auditor's §5-301(d) exclusions: ``--exclude "CAT; CAT"`` with one
+    ``--justification`` for them (categories as the tables name them; intersections
+    ``Race | Sex``)."""
+    cats = [c.strip() for c in (exclude or "").split(";") if c.strip()]
+    why = (justification or "").strip()
+    if cats and not why:
+        raise ValueError("--exclude needs the auditor's --justification (§5-301(d))")
+    if why and not cats:
+        raise ValueError("--justification applies to --exclude, which is empty")
+    return dict.fromkeys(cats, why)
+
+
 def _audit(ctx: Context) -> tuple[LL144Audit, Result, dict[str, Any]]:
     params = ctx.request.params
     model = params["model"].strip()
@@ -170,6 +183,7 @@ def _audit(ctx: Context) -> tuple[LL144Audit, Result, dict[str, Any]]:
     mode = (params.get("mode") or "selection").strip()
     if mode not in MODES:
         raise ValueError(f"--mode {mode!r}: choose selection or scoring")
+    exclusions = parse_exclusions(params.get("exclude"), params.get("justification"))
     rec = Recorder(ctx.con, as_of_batch=ctx.as_of_batch)
     reg = rec.query(
         "ll144/aedt_registration", _AEDT_SQL, {"model": model, "bound": ctx.as_of_batch}
@@ -184,7 +198,8 @@ def _audit(ctx: Context) -> tuple[LL144Audit, Result, dict[str, Any]]:
             "decision tools only"
         )
     scope = Scope(model=model, analysis=Window.days(first, last), as_of_batch=ctx.as_of_batch)
-    audit = ll144_audit(ctx.con, scope, config=LL144Config(mode=mode))  # type: ignore[arg-type]
+    config = LL144Config(mode=mode, exclusions=exclusions)  # type: ignore[arg-type]
+    audit = ll144_audit(ctx.con, scope, config=config)
     if audit.assessed == 0:
         raise ValueError(
             f"no individuals were assessed by {model} {scope.analysis.label()} under the data "
@@ -501,6 +516,18 @@ def _summary(b: ReportBuilder, audit: LL144Audit) -> None:
             evidence="ll144/counts",
         )
     b.paragraph(audit.unknown_note, style="small")
+    excluded = audit.exclusions.filter(pl.col("excluded"))
+    if excluded.height:
+        b.paragraph(
+            "Excluded from the impact ratios by the independent auditor (§5-301(d)): "
+            + "; ".join(
+                f"{r['category']}: {r['applicants']:,} applicants, {rate} rate "
+                f"{fmt_rate(r['rate'])}, justification: {r['justification']}"
+                for r in excluded.iter_rows(named=True)
+            )
+            + ".",
+            style="small",
+        )
     if audit.exclusions.height:
         b.paragraph(
             "Categories under 2% of the data are listed with their applicants and rate in "
@@ -514,11 +541,18 @@ KIND = ReportKind(
     title="NYC LL144 bias audit workbook",
     template_version=TEMPLATE,
     params=("model", "from", "to"),
-    optional=("mode",),
+    optional=("mode", "exclude", "justification"),
     build=build,
     describe="calculation workbook and summary draft for an independent auditor: selection or "
     "scoring rates and impact ratios by sex, race/ethnicity and intersection, unknown counts, "
     "the 2% rule, the §5-303 public summary",
 )
 
-__all__ = ["KIND", "exclusions_table", "supplementary_table", "wilson", "workbook_table"]
+__all__ = [
+    "KIND",
+    "exclusions_table",
+    "parse_exclusions",
+    "supplementary_table",
+    "wilson",
+    "workbook_table",
+]

@@ -22,6 +22,7 @@ from typing import Any
 
 import streamlit as st
 
+from analytics.ll144 import INTERSECTIONAL_CATEGORIES, RACE_CATEGORIES, SEX_CATEGORIES
 from analytics.scope import Scope
 from reports.generate import ReportKind, ReportRequest, default_file_name
 from ui import data_reports
@@ -170,7 +171,23 @@ def parameter_form(
             horizontal=True,
             key=f"{key}_mode",
         )
-    handled = {"model", "from", "to", "incident", "version", "mode"}
+    if "exclude" in names:
+        with st.expander("Auditor's exclusions (§5-301(d), categories under 2% of the data)"):
+            chosen = st.multiselect(
+                "Exclude from the impact ratios",
+                options=[*SEX_CATEGORIES, *RACE_CATEGORIES, *INTERSECTIONAL_CATEGORIES],
+                key=f"{key}_exclude",
+            )
+            why = st.text_input(
+                "Auditor's justification", key=f"{key}_justification", max_chars=200
+            )
+        if chosen:
+            params["exclude"] = "; ".join(chosen)
+            if why.strip():
+                params["justification"] = why.strip()
+            else:
+                blocked.append("Give the auditor's justification for the exclusions.")
+    handled = {"model", "from", "to", "incident", "version", "mode", "exclude", "justification"}
     for name in names:
         if name in handled:
             continue

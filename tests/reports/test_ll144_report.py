@@ -155,7 +155,8 @@ def workbook(home: Path, bound: int, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_ll144_is_a_registered_kind() -> None:
     kind = kinds()["ll144"]
-    assert kind.params == ("model", "from", "to") and kind.optional == ("mode",)
+    assert kind.params == ("model", "from", "to")
+    assert kind.optional == ("mode", "exclude", "justification")
 
 
 def test_workbook_has_every_section_and_summary_field(workbook: dict[str, Any]) -> None:
@@ -288,6 +289,23 @@ def test_selection_vectors_of_the_spec(vectors: Path) -> None:
     assert "assess 200 individuals with an unknown sex or race/ethnicity category" in text
 
 
+def test_selection_vectors_with_exclusions_in_the_workbook(vectors: Path) -> None:
+    why = "under 2% of the audit data; too few for a stable ratio"
+    params = {"model": "vector-selector", "from": "2026-03-01", "to": "2026-03-31"}
+    text = _render(vectors, {**params, "exclude": f"{NHOPI}; {AIAN}", "justification": why})
+    for row in (
+        "Asian 150 57 38.00% 1.000",
+        "White 800 280 35.00% 0.921",
+        "Hispanic or Latino 400 120 30.00% 0.789",
+        "Black or African American 500 140 28.00% 0.737",
+        f"{NHOPI} 20 4 20.00% excluded (§5-301(d))",
+        f"{AIAN} 30 6 20.00% excluded (§5-301(d))",
+    ):
+        assert row in text, row
+    assert f"Race/ethnicity {NHOPI} 20 20.00% 1.00% excluded by the auditor: {why}" in text
+    assert f"{AIAN}: 30 applicants, selection rate 20.00%, justification: {why}" in text
+
+
 def test_selection_vectors_with_the_auditors_exclusions() -> None:
     """The table builder on the §4.9 race vector when the auditor excludes NHOPI and AIAN."""
     counts = pl.DataFrame(
@@ -333,6 +351,8 @@ def test_scoring_vector_with_median_ties(vectors: Path) -> None:
         (["--model", MODEL, "--from", "2026-5-1x", "--to", "2026-10-27"], "is not a date"),
         (["--model", MODEL, "--from", "2027-01-01", "--to", "2027-01-31"], "no individuals"),
         (["--model", MODEL, "--mode", "ranking"], "choose selection or scoring"),
+        (["--model", MODEL, "--exclude", NHOPI], "needs the auditor's --justification"),
+        (["--model", MODEL, "--exclude", "White", "--justification", "x"], "only categories"),
         (["--from", "2026-05-01", "--to", "2026-10-27"], "needs --model"),
     ],
 )
