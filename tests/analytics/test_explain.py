@@ -370,3 +370,24 @@ def test_segment_importance_is_the_mean_within_each_value() -> None:
                 g.sort("feature")["importance"].to_numpy(), np.abs(vals[m]).mean(axis=0)
             )
             assert g["rows"][0] == m.sum() and g["share"].sum() == pytest.approx(1.0)
+
+
+def test_regression_model_without_artifact_uses_a_value_surrogate(regression_home: Path) -> None:
+    """A regression model with no artifact: the surrogate predicts the logged value; its R² on
+    held-out rows is reported and the explanation is additive in prediction units."""
+    with contextlib.closing(Warehouse(regression_home).connect()) as con:
+        scope = Scope(
+            model="price-estimator", analysis=Window.days(date(2026, 3, 1), date(2026, 3, 20))
+        )
+        r = explain_scope(con, regression_home, scope, config=SMALL)
+        s = r.frame("summary").row(0, named=True)
+        assert s["explained"] == "surrogate" and s["surrogate_target"] == "logged value"
+        assert s["fidelity_metric"] == "R² of the logged value on held-out rows"
+        assert s["surrogate_fidelity"] > 0.9
+        assert s["output_space"] == "logged value (surrogate)"
+        rid = r.frame("points")["request_id"][0]
+        d = explain_request(con, regression_home, rid, config=SMALL)
+    row = d.frame("decision").row(0, named=True)
+    total = row["base_value"] + d.frame("contributions")["contribution"].sum()
+    assert total == pytest.approx(row["output"], abs=1e-9)
+    assert not row["adverse"] and d.frame("adverse_action").height == 0
