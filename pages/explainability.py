@@ -173,6 +173,16 @@ with tab_global:
         name=f"explain-method-{scope.model}",
         key="explain_method",
         height=full_height(mt.height),
+        column_config={
+            "version": st.column_config.TextColumn("Version", width=70),
+            "explained": st.column_config.TextColumn("Explained", width=180),
+            "method": st.column_config.TextColumn("Method", width=250),
+            "output": st.column_config.TextColumn("Output", width=150),
+            "rows": st.column_config.TextColumn("Rows", width=110),
+            "background": st.column_config.TextColumn("Background", width=140),
+            "check": st.column_config.TextColumn("Check", width=300),
+            "artifact_sha256": st.column_config.TextColumn("Artifact SHA-256", width=150),
+        },
     )
 
 with tab_summary:
