@@ -241,6 +241,14 @@ def build(ctx: Context) -> ReportBuilder:
         "exclusion_share", cfg.exclusion_share, "RULE", "§5-301(d): categories under 2% may be "
         "excluded from the impact ratios by the auditor"
     )  # fmt: skip
+    if cfg.exclusions:
+        b.parameter(
+            "exclusions",
+            "; ".join(cfg.exclusions),
+            "RULE",
+            "§5-301(d), the independent auditor's decision: "
+            + "; ".join(sorted(set(cfg.exclusions.values()))),
+        )
     b.parameter("share_base", cfg.share_base, "DESIGN", "N_audit includes unknown categories")
     b.parameter("median_over", cfg.median_over, "DESIGN", "the median of the full sample")
     b.parameter(
