@@ -357,9 +357,13 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def default_file_name(request: ReportRequest) -> str:
-    """A file name for downloads: kind, main parameter and data bound, no path characters."""
-    main = request.params.get("incident") or request.params.get("model") or "estate"
-    return SAFE_NAME.sub("-", f"{request.kind}-{main}-batch{request.as_of_batch}") + ".pdf"
+    """A file name for downloads: kind, main parameter, version, period and data bound, no path
+    characters (two reports of different periods or versions never share a name)."""
+    p = request.params
+    parts = [request.kind, p.get("incident") or p.get("model") or "estate"]
+    parts += [p[k] for k in ("version", "from", "to") if p.get(k)]
+    parts.append(f"batch{request.as_of_batch}")
+    return SAFE_NAME.sub("-", "-".join(parts)) + ".pdf"
 
 
 __all__ = [
