@@ -33,9 +33,9 @@ Default method per column (``DriftConfig``; Evidently's defaults, except that th
 test is a real two-sample test): numeric columns with a baseline of at most ``small_sample``
 rows: KS p-value < 0.05; larger: Wasserstein distance / baseline std >= 0.1. Categorical and
 boolean columns, and numeric columns with at most ``low_cardinality`` distinct baseline values:
-chi-square p-value < 0.05 (small baselines), Jensen-Shannon distance >= 0.1 (larger). The method
-of a column is chosen once, on the window comparison, and reused for its time series. The data
-set drifts when the share of drifted features reaches ``drift_share`` (0.5).
+chi-square p-value < 0.05 (small baselines), Jensen-Shannon distance >= 0.1 (larger). Each
+comparison chooses by its own reference size (the window, a period against the baseline or the
+previous period, a segment), unless ``methods`` fixes a column's method. The data set drifts when the share of drifted features reaches ``drift_share`` (0.5).
 
 Drift score (to compare methods and rank): distance / threshold, or log(p) / log(threshold) for
 a test; 1 means at the threshold. Priority = drift score x feature importance (from
@@ -879,19 +879,24 @@ def _analyse(
                 s2 = _compare(col, ref, [g])
                 if s2 is None:
                     continue
-                value, bound = _statistic(s2, method) if _kind_ok(s2, method) else (math.nan, 0)
-                thr = cfg.threshold(method)
+                # Chosen by this comparison's own reference size: a period or a previous week
+                # can be small where the whole baseline is not.
+                m2 = default_method(
+                    col.spec, isinstance(s2, ds.CategoricalStats), s2.n_baseline, cfg
+                )
+                value, bound = _statistic(s2, m2) if _kind_ok(s2, m2) else (math.nan, 0)
+                thr = cfg.threshold(m2)
                 srows.append(
                     {
                         "period_start": g[1],
                         "feature": col.spec.name,
                         "role": col.spec.role,
                         "comparison": comparison,
-                        "method": method,
+                        "method": m2,
                         "statistic": value,
                         "threshold": thr,
-                        "drifted": is_drifted(value, method, thr),
-                        "score": drift_score(value, method, thr),
+                        "drifted": is_drifted(value, m2, thr),
+                        "score": drift_score(value, m2, thr),
                         "bound": bound,
                         "n_reference": s2.n_baseline,
                         "n_analysis": s2.n_analysis,
@@ -1225,6 +1230,7 @@ def domain_classifier(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
 
     rel = feature_relation(rec, scope, specs, None)
     names = [s.name for s in specs]
@@ -1256,7 +1262,10 @@ def domain_classifier(
         max_iter=100, categorical_features=np.array(cat_mask), random_state=cfg.domain_seed
     )
     folds = StratifiedKFold(cfg.domain_folds, shuffle=True, random_state=cfg.domain_seed)
-    proba = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
+    # One OpenMP thread: on a busy 2-core machine the default team oversubscribes the cores and
+    # the fit takes 40x longer (same AUC; the fit is seeded and deterministic either way).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        proba = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
     auc = float(roc_auc_score(y, proba))
     se = hanley_mcneil_se(auc, n_a, n_b)
     z = z_value(cfg.alpha)
@@ -1338,20 +1347,19 @@ def drift_by_segment(
     whole, plan = _run_pass(
         rec, "drift/segment_window", _prepare(rel, others), others, cfg, sizes, ("_side",)
     )
-    base_methods = {}
-    for col in whole.cols:
-        st = _compare(col, [("baseline",)], [("analysis",)])
-        if st is not None:
-            base_methods[col.spec.name] = default_method(
-                col.spec, isinstance(st, ds.CategoricalStats), st.n_baseline, cfg
-            )
+    # Columns the whole window can compare (the pass also fixed the fine grid the segments use).
+    comparable = {
+        col.spec.name
+        for col in whole.cols
+        if _compare(col, [("baseline",)], [("analysis",)]) is not None
+    }
     p, _ = _run_pass(
         rec, "drift/segment_pass", prepared, others, cfg, sizes, ("_side", "_seg"), plan
     )
     rows = []
     for v in values:
         for col in p.cols:
-            if col.spec.name not in base_methods:
+            if col.spec.name not in comparable:
                 continue
             ref, cur = [("baseline", v)], [("analysis", v)]
             if ref[0] not in col.counts or cur[0] not in col.counts:
@@ -1359,7 +1367,10 @@ def drift_by_segment(
             st = _compare(col, ref, cur)
             if st is None:
                 continue
-            method = base_methods[col.spec.name]
+            # A segment's baseline can be small where the window's is not: its own size decides.
+            method = default_method(
+                col.spec, isinstance(st, ds.CategoricalStats), st.n_baseline, cfg
+            )
             value, _b = _statistic(st, method) if _kind_ok(st, method) else (math.nan, 0)
             thr = cfg.threshold(method)
             rows.append(

@@ -66,8 +66,6 @@ def _check_methods(con: Any, scope: Any, methods: dict[str, str]) -> None:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from threadpoolctl import threadpool_limits
-
     from analytics.drift import DriftConfig, data_drift, drift_by_segment
     from analytics.service_health import merge
 
@@ -84,17 +82,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
         wh, snap, scope = scope_from_args(args)
         with contextlib.closing(wh.connect(snap)) as con:
             _check_methods(con, scope, methods)
-            # One OpenMP thread for the domain classifier's gradient boosting: its spinning
-            # threads made the fit 40x slower on a busy machine (same AUC either way).
-            with threadpool_limits(limits=1, user_api="openmp"):
-                result = data_drift(
-                    con,
-                    scope,
-                    config=config,
-                    parts=parts,
-                    home=wh.home,
-                    snapshot_id=snap.snapshot_id,
-                )
+            result = data_drift(
+                con, scope, config=config, parts=parts, home=wh.home, snapshot_id=snap.snapshot_id
+            )
             if args.by_segment:
                 seg = drift_by_segment(
                     con, scope, args.by_segment, config=config, snapshot_id=snap.snapshot_id

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
-from threadpoolctl import threadpool_limits
 
 from analytics.drift import DriftConfig, data_drift, drift_by_segment
 from analytics.result import Evidence, Result
@@ -59,12 +58,9 @@ def tests(snap: SnapshotInfo, scope: Scope, options: Options) -> Result:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _domain(snapshot_path: str, scope: Scope, _snap: SnapshotInfo) -> Result:
-    # One OpenMP thread for the gradient boosting: on a busy machine its spinning threads made
-    # the fit 40x slower (77 s against 2 s on the demo, same AUC).
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return data_drift(
-            connection(_snap), scope, parts=("domain_classifier",), snapshot_id=_snap.snapshot_id
-        )
+    return data_drift(
+        connection(_snap), scope, parts=("domain_classifier",), snapshot_id=_snap.snapshot_id
+    )
 
 
 def domain(snap: SnapshotInfo, scope: Scope) -> Result:

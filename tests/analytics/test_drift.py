@@ -333,3 +333,34 @@ def test_evidence_lists_every_query(demo_con: duckdb.DuckDBPyConnection) -> None
     assert "drift/features" in names and "drift/features/sizes" in names
     main = next(e for e in res.evidence if e.name == "drift/features")
     assert "histogram(" in main.sql and main.as_of_batch is not None
+
+
+def test_each_comparison_chooses_its_method_by_its_own_reference_size(
+    demo_con: duckdb.DuckDBPyConnection,
+) -> None:
+    """A segment or a previous period can be small where the whole baseline is not: each
+    comparison takes the test for its own reference size (p-value test at most
+    ``small_sample`` rows, distance above), unless a method is fixed for the column."""
+    scope = _scope(date(2026, 8, 20), date(2026, 9, 7), date(2026, 9, 8), date(2026, 10, 7))
+    cfg = DriftConfig(small_sample=1000, bucket="day", methods={"hour_of_day": "wasserstein"})
+    numeric, categorical = {"ks", "wasserstein"}, {"chi2", "jensenshannon"}
+
+    def expected(row: dict[str, Any], n: int) -> str:
+        if row["feature"] == "hour_of_day":
+            return "wasserstein"
+        small = n <= cfg.small_sample
+        if row["method"] in numeric:
+            return "ks" if small else "wasserstein"
+        assert row["method"] in categorical, row
+        return "chi2" if small else "jensenshannon"
+
+    seg = drift_by_segment(demo_con, scope, "product", config=cfg).frame("segments")
+    sizes = set(seg["n_baseline"].to_list())
+    assert min(sizes) <= cfg.small_sample < max(sizes)  # the scope has both kinds
+    for r in seg.iter_rows(named=True):
+        assert r["method"] == expected(r, r["n_baseline"]), r
+    ot = data_drift(demo_con, scope, config=cfg, parts=("features", "over_time"))
+    series = ot.frame("over_time").filter(pl.col("role") == "feature")
+    assert {"ks", "wasserstein"} <= set(series["method"].to_list())
+    for r in series.iter_rows(named=True):
+        assert r["method"] == expected(r, r["n_reference"]), r

@@ -15,7 +15,6 @@ import polars as pl
 import pytest
 import vl_convert
 from streamlit.testing.v1 import AppTest
-from threadpoolctl import threadpool_limits
 
 from analytics.drift import (
     DIST_SCHEMA,
@@ -152,8 +151,7 @@ def test_empty_warehouse(empty_estate: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture(scope="module")
 def router_drift(demo_home: Path) -> Result:
-    # One OpenMP thread for the domain classifier, as the page runs it (much faster when busy).
-    with contextlib.closing(Warehouse(demo_home).connect()) as con, threadpool_limits(1, "openmp"):
+    with contextlib.closing(Warehouse(demo_home).connect()) as con:
         return data_drift(
             con,
             Scope(
