@@ -782,6 +782,15 @@ def explain_scope(
         if rows.height == 0:
             findings.append(Finding("warning", f"{version}: no row could be scored by the model"))
             continue
+        if dropped:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{version}: {dropped} sampled request(s) have logged values the model "
+                    "cannot score (missing values); they are left out of the explanation.",
+                    version,
+                )
+            )
         att = attribute(
             lm,
             x,

@@ -391,3 +391,18 @@ def test_regression_model_without_artifact_uses_a_value_surrogate(regression_hom
     total = row["base_value"] + d.frame("contributions")["contribution"].sum()
     assert total == pytest.approx(row["output"], abs=1e-9)
     assert not row["adverse"] and d.frame("adverse_action").height == 0
+
+
+def test_a_failed_request_has_no_decision_to_explain(demo_con, health_demo: Path) -> None:
+    with demo_con.cursor() as cur:
+        rid = cur.sql(
+            "SELECT request_id FROM inference_events WHERE model_id = 'candidate-screener' "
+            "AND status = 'error' ORDER BY request_id LIMIT 1"
+        ).fetchall()[0][0]
+    with pytest.raises(ValueError, match="returned no prediction"):
+        explain_request(demo_con, health_demo, rid, config=SMALL)
+    llm = "SELECT request_id FROM inference_events WHERE model_id = 'support-assistant' LIMIT 1"
+    with demo_con.cursor() as cur:
+        rid = cur.sql(llm).fetchall()[0][0]
+    with pytest.raises(ValueError, match="LLM service"):
+        explain_request(demo_con, health_demo, rid, config=SMALL)
