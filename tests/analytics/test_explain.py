@@ -406,3 +406,18 @@ def test_a_failed_request_has_no_decision_to_explain(demo_con, health_demo: Path
         rid = cur.sql(llm).fetchall()[0][0]
     with pytest.raises(ValueError, match="LLM service"):
         explain_request(demo_con, health_demo, rid, config=SMALL)
+
+
+def test_segment_scope_explains_only_its_rows(byo, byo_con) -> None:  # noqa: F811
+    scope = Scope(
+        model=MODEL, analysis=BYO_WINDOW, versions=("1.0",), segment=(("region", "north"),)
+    )
+    r = explain_scope(byo_con, byo["home"], scope, config=SMALL)
+    ids = set(r.frame("points")["request_id"].to_list())
+    logged = byo["logged"]["1.0"]
+    north = set(logged.loc[logged["region"] == "north", "request_id"])
+    assert ids and ids <= north
+    s = r.frame("summary").row(0, named=True)
+    assert s["rows_in_window"] == len(north) == s["sample_size"]
+    rows = ex.importance_rows(r, config=SMALL, computed_by="test", code_version="x")
+    assert set(rows["segment"]) == {"region=north"}
