@@ -56,9 +56,16 @@ import numpy as np
 import polars as pl
 
 from analytics import drift_stats as ds
-from analytics.catalog import SEGMENT_TYPES, bounded
+from analytics.catalog import bounded
 from analytics.intervals import hanley_mcneil_se, z_value
-from analytics.kpis import BUCKET_UNITS, latest_labels, model_info, resolve_scope, run
+from analytics.kpis import (
+    BUCKET_UNITS,
+    checked_segment,
+    latest_labels,
+    model_info,
+    resolve_scope,
+    run,
+)
 from analytics.result import Finding, Recorder, Result
 from analytics.scope import Scope, Window
 from analytics.spc import baseline_or_default
@@ -207,27 +214,7 @@ def model_columns(rec: Recorder, model: str) -> list[ColumnSpec]:
 
 def _segment_filter(rec: Recorder, scope: Scope, t: Any, feats: Any) -> Any:
     """Apply the scope's segment (categorical/boolean features, compared as strings)."""
-    if not scope.segment:
-        return t
-    cols = bounded(rec, "model_columns")
-    allowed = run(
-        rec,
-        "drift/segment_columns",
-        cols.filter(
-            (cols.model_id == scope.model)
-            & (cols.role == "feature")
-            & cols.type.isin(list(SEGMENT_TYPES))
-        )
-        .select("name")
-        .distinct(),
-    )
-    names = set(allowed["name"].to_list())
-    for column, value in scope.segment:
-        if column not in names or column not in feats.columns:
-            raise ValueError(
-                f"segment column {column!r} is not a categorical or boolean feature of "
-                f"{scope.model}"
-            )
+    for column, value in checked_segment(rec, scope, "drift"):
         if t is feats:
             t = t.filter(t[column].cast("string") == value)
         else:

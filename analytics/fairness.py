@@ -55,8 +55,9 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from analytics.catalog import SEGMENT_TYPES, bounded
+from analytics.catalog import bounded
 from analytics.kpis import (
+    checked_segment,
     failed_flag,
     model_info,
     resolve_scope,
@@ -279,31 +280,6 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _segment_columns(rec: Recorder, scope: Scope) -> list[tuple[str, str]]:
-    """The scope's segment filters, checked against the allow-list as ``scoped_events`` does
-    (categorical or boolean features of the model)."""
-    cols = bounded(rec, "model_columns")
-    allowed = run(
-        rec,
-        "fairness/segment_columns",
-        cols.filter(
-            (cols.model_id == scope.model)
-            & (cols.role == "feature")
-            & cols.type.isin(list(SEGMENT_TYPES))
-        )
-        .select("name")
-        .distinct(),
-    )
-    names = set(allowed["name"].to_list())
-    for column, _value in scope.segment:
-        if column not in names:
-            raise ValueError(
-                f"segment column {column!r} is not a categorical or boolean feature of "
-                f"{scope.model}"
-            )
-    return list(scope.segment)
-
-
 def cells_sql(
     scope: Scope,
     attrs: Sequence[str],
@@ -378,7 +354,7 @@ def cell_counts(
             f"{info.task}"
         )
     attrs = check_attributes(rec, str(scope.model), attributes)
-    segment = _segment_columns(rec, scope) if scope.segment else []
+    segment = checked_segment(rec, scope, "fairness")
     pos = info.positive_class
     sql, params = cells_sql(scope, attrs, cfg, pos, segment)
     raw = rec.query("fairness/cells", sql, params)

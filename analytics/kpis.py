@@ -179,18 +179,11 @@ def model_info(rec: Recorder, model_id: str, prefix: str) -> ModelInfo:
     return ModelInfo(r["model_id"], r["task"], ordered, r["positive_class"])
 
 
-def scoped_events(rec: Recorder, scope: Scope, prefix: str) -> Any:
-    """The model's inference events under the bound, its versions and its segment filter.
-
-    Segment columns must be categorical or boolean features of the model (the ``model_columns``
-    allow-list); values are compared as strings, as the segment picker offers them.
-    """
-    ev = bounded(rec, "inference_events")
-    ev = ev.filter(ev.model_id == scope.model)
-    if scope.versions:
-        ev = ev.filter(ev.model_version.isin(list(scope.versions)))
+def checked_segment(rec: Recorder, scope: Scope, prefix: str) -> list[tuple[str, str]]:
+    """The scope's segment filters, each column checked against the allow-list: categorical or
+    boolean features of the model (``model_columns``) that its features table holds."""
     if not scope.segment:
-        return ev
+        return []
     cols = bounded(rec, "model_columns")
     allowed = run(
         rec,
@@ -205,12 +198,28 @@ def scoped_events(rec: Recorder, scope: Scope, prefix: str) -> Any:
     )
     names = set(allowed["name"].to_list())
     feats = bounded(rec, str(scope.model), database="features")
-    for column, value in scope.segment:
+    for column, _value in scope.segment:
         if column not in names or column not in feats.columns:
             raise ValueError(
                 f"segment column {column!r} is not a categorical or boolean feature of "
                 f"{scope.model}"
             )
+    return list(scope.segment)
+
+
+def scoped_events(rec: Recorder, scope: Scope, prefix: str) -> Any:
+    """The model's inference events under the bound, its versions and its segment filter
+    (:func:`checked_segment`; values are compared as strings, as the segment picker offers them).
+    """
+    ev = bounded(rec, "inference_events")
+    ev = ev.filter(ev.model_id == scope.model)
+    if scope.versions:
+        ev = ev.filter(ev.model_version.isin(list(scope.versions)))
+    segment = checked_segment(rec, scope, prefix)
+    if not segment:
+        return ev
+    feats = bounded(rec, str(scope.model), database="features")
+    for column, value in segment:
         ids = feats.filter(feats[column].cast("string") == value).request_id
         ev = ev.filter(ev.request_id.isin(ids))
     return ev
