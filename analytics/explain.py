@@ -643,10 +643,14 @@ def mean_abs_with_interval(
     n = a.shape[0]
     if resamples == 0 or n < 2:
         return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-    idx = rng.integers(0, n, size=(resamples, n))  # rows drawn with replacement
-    idx += np.arange(resamples)[:, None] * n  # one bincount for all resamples
-    w = np.bincount(idx.ravel(), minlength=resamples * n).reshape(resamples, n) / n
-    boot = w @ a  # (B, features)
+    boot = np.empty((resamples, a.shape[1]))
+    step = max(1, min(resamples, 262_144 // n))  # small blocks: no large fresh allocation
+    for start in range(0, resamples, step):
+        m = min(step, resamples - start)
+        idx = rng.integers(0, n, size=(m, n))  # rows drawn with replacement
+        idx += np.arange(m)[:, None] * n  # one bincount for the block
+        counts = np.bincount(idx.ravel(), minlength=m * n).reshape(m, n)
+        boot[start : start + m] = (counts @ a) / n  # (block, features)
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     return mean, lo, hi
 
