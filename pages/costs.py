@@ -7,32 +7,15 @@ from reports import tables_costs as tables
 from reports.charts import costs as charts
 from ui import data_costs
 from ui.evidence import evidence_panel
-from ui.page import findings, header
+from ui.page import estate_or_model, findings
 from ui.tables import full_height, table
-from ui.text import md_escape
 
-view = header(
+result = estate_or_model(
     "Costs",
-    "The analysis window and data bound; the whole estate, or the sidebar's model",
+    "costs_estate",
+    "Pricing requests and reading budgets…",
+    lambda v, whole: data_costs.costs(v.snapshot, v.scope, whole_estate=whole),
 )
-scope, snap, catalog = view.scope, view.snapshot, view.catalog
-model = catalog.model(scope.model) if catalog else None
-whole = st.toggle(
-    "Whole estate",
-    value=True,
-    key="costs_estate",
-    help="Off: only the model chosen in the sidebar",
-    disabled=model is None,
-)
-try:
-    with st.spinner("Pricing requests and reading budgets…", show_time=True):
-        result = data_costs.costs(snap, scope, whole_estate=whole or model is None)
-except ValueError as e:
-    st.error(f"This scope cannot be analysed: {md_escape(e)}", icon=":material/error:")
-    st.stop()
-assert result.scope is not None
-who = "all models" if result.scope.model is None else md_escape(model.display_name)
-st.subheader(f"{who} · {result.scope.analysis.label()}")
 
 spend = tables.spend_table(result)
 total, llm, other = (float(spend[c].sum()) for c in ("total_cost", "llm_cost", "other_cost"))

@@ -7,32 +7,16 @@ from reports import tables_operations as tables
 from reports.charts import operations as charts
 from ui import data_operations
 from ui.evidence import evidence_panel
-from ui.page import findings, header
+from ui.page import estate_or_model, findings
 from ui.tables import full_height, table
 from ui.text import md_escape
 
-view = header(
+result = estate_or_model(
     "Operations",
-    "The analysis window and data bound; the whole estate, or the sidebar's model",
+    "ops_estate",
+    "Reading incidents, changes and SLO alerts…",
+    lambda v, whole: data_operations.operations_result(v.snapshot, v.scope, whole_estate=whole),
 )
-scope, snap, catalog = view.scope, view.snapshot, view.catalog
-model = catalog.model(scope.model) if catalog else None
-whole = st.toggle(
-    "Whole estate",
-    value=True,
-    key="ops_estate",
-    help="Off: only the model chosen in the sidebar",
-    disabled=model is None,
-)
-try:
-    with st.spinner("Reading incidents, changes and SLO alerts…", show_time=True):
-        result = data_operations.operations_result(snap, scope, whole_estate=whole or model is None)
-except ValueError as e:
-    st.error(f"This scope cannot be analysed: {md_escape(e)}", icon=":material/error:")
-    st.stop()
-assert result.scope is not None
-who = "all models" if result.scope.model is None else md_escape(model.display_name)
-st.subheader(f"{who} · {result.scope.analysis.label()}")
 
 mttx = result.frame("mttx")
 allrow = mttx.filter(mttx["severity"] == "all")

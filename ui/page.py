@@ -3,9 +3,11 @@ KPI tiles."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
-from analytics.result import Finding
+from analytics.result import Finding, Result
 from reports.tables import Tile
 from ui.scope import View, current_view
 from ui.text import md_escape
@@ -23,6 +25,36 @@ def header(title: str, uses: str) -> View:
     assert view.scope is not None and view.snapshot is not None
     st.caption(f"{uses} · snapshot {view.snapshot.snapshot_id}, batches ≤ {view.scope.as_of_batch}")
     return view
+
+
+def estate_or_model(
+    title: str, key: str, working: str, compute: Callable[[View, bool], Result]
+) -> Result:
+    """Header of a page that reads the whole estate or the sidebar's model (a toggle), runs
+    ``compute(view, whole_estate)`` with a spinner, and titles what it covers; a refused
+    scope is one error and stops the page."""
+    view = header(
+        title, "The analysis window and data bound; the whole estate, or the sidebar's model"
+    )
+    assert view.scope is not None
+    model = view.catalog.model(view.scope.model) if view.catalog else None
+    whole = st.toggle(
+        "Whole estate",
+        value=True,
+        key=key,
+        help="Off: only the model chosen in the sidebar",
+        disabled=model is None,
+    )
+    try:
+        with st.spinner(working, show_time=True):
+            result = compute(view, whole or model is None)
+    except ValueError as e:
+        st.error(f"This scope cannot be analysed: {md_escape(e)}", icon=":material/error:")
+        st.stop()
+    assert result.scope is not None
+    who = "all models" if result.scope.model is None or model is None else model.display_name
+    st.subheader(f"{md_escape(who)} · {result.scope.analysis.label()}")
+    return result
 
 
 def no_warehouse(view: View) -> None:
