@@ -481,7 +481,7 @@ def _frame(rows: pl.DataFrame, inputs: Sequence[str], types: dict[str, str]) -> 
         s = rows[c]
         t = types.get(c, "numeric")
         if t == "categorical":
-            cols[c] = np.asarray(s.cast(pl.String).to_list(), dtype=object)
+            cols[c] = s.cast(pl.String).to_numpy().astype(object, copy=False)
         elif t == "boolean" and s.null_count() == 0:
             cols[c] = s.cast(pl.Boolean).to_numpy()
         elif t == "integer" and s.null_count() == 0:
@@ -1058,27 +1058,30 @@ def _segments(
 
 
 def _periods(rows: pl.DataFrame, att: Attribution, version: str, bucket: str) -> pl.DataFrame:
+    """Mean |SHAP| per feature and share within each time bucket of the sample."""
     unit = {"day": "1d", "week": "1w", "month": "1mo"}[bucket]
     period = rows["ts"].dt.truncate(unit)
+    if period.len() == 0:
+        return pl.DataFrame()
+    keys, inv = np.unique(period.to_physical().to_numpy(), return_inverse=True)
     a = np.abs(att.values)
-    out = []
-    for p in sorted(set(period.to_list())):
-        m = (period == p).to_numpy()
-        mean = a[m].mean(axis=0)
-        total = float(mean.sum())
-        out.append(
-            pl.DataFrame(
-                {
-                    "model_version": version,
-                    "period": [p] * len(att.features),
-                    "rows": int(m.sum()),
-                    "feature": list(att.features),
-                    "importance": mean,
-                    "share": mean / total if total > 0 else mean * 0,
-                }
-            )
-        )
-    return pl.concat(out) if out else pl.DataFrame()
+    nf, k = len(att.features), len(keys)
+    counts = np.bincount(inv, minlength=k)
+    sums = np.stack([np.bincount(inv, weights=a[:, j], minlength=k) for j in range(nf)], axis=1)
+    mean = sums / counts[:, None]
+    total = mean.sum(axis=1, keepdims=True)
+    share = np.divide(mean, total, out=np.zeros_like(mean), where=total > 0)
+    starts = pl.Series(np.repeat(keys, nf)).cast(period.dtype)
+    return pl.DataFrame(
+        {
+            "model_version": [version] * (k * nf),
+            "period": starts,
+            "rows": np.repeat(counts, nf).astype(np.int64),
+            "feature": list(att.features) * k,
+            "importance": mean.ravel(),
+            "share": share.ravel(),
+        }
+    )
 
 
 def _findings(

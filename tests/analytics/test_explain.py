@@ -5,7 +5,7 @@ drivers: additivity for every explainer, TreeSHAP == LightGBM ``pred_contrib``, 
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -421,3 +421,20 @@ def test_segment_scope_explains_only_its_rows(byo, byo_con) -> None:  # noqa: F8
     assert s["rows_in_window"] == len(north) == s["sample_size"]
     rows = ex.importance_rows(r, config=SMALL, computed_by="test", code_version="x")
     assert set(rows["segment"]) == {"region=north"}
+
+
+def test_weekly_importance_is_the_mean_within_each_week() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    hours = rng.integers(0, 24 * 40, n)
+    rows = pl.DataFrame({"ts": [START + timedelta(hours=int(h)) for h in hours]})
+    vals = rng.normal(size=(n, 2))
+    att = ex.Attribution(("x", "y"), vals, np.zeros(n), np.zeros(n), "m", "o", ("",) * n, None)
+    got = ex._periods(rows, att, "1", "week")
+    weeks = rows["ts"].dt.truncate("1w")
+    assert got["period"].n_unique() == weeks.n_unique()
+    for week in weeks.unique().to_list():
+        m = (weeks == week).to_numpy()
+        g = got.filter(pl.col("period") == week).sort("feature")
+        np.testing.assert_allclose(g["importance"].to_numpy(), np.abs(vals[m]).mean(axis=0))
+        assert g["rows"][0] == m.sum()
