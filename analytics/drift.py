@@ -560,9 +560,10 @@ def _sum(vectors: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _compare(
-    col: _Col, ref_groups: Sequence[Any], cur_groups: Sequence[Any]
+    col: _Col, ref_groups: Sequence[Any], cur_groups: Sequence[Any], *, pvalue: bool = True
 ) -> ds.NumericStats | ds.CategoricalStats | None:
-    """Statistics of the summed counts of ``cur_groups`` against those of ``ref_groups``."""
+    """Statistics of the summed counts of ``cur_groups`` against those of ``ref_groups``
+    (``pvalue=False``: without the KS p-value, for comparisons that judge one method only)."""
     ref = _sum([col.counts[g] for g in ref_groups])
     cur = _sum([col.counts[g] for g in cur_groups])
     if ref.sum() == 0 or cur.sum() == 0:
@@ -572,7 +573,7 @@ def _compare(
         return ds.categorical(cats, ref, cur)
     if col.exact:
         keep = (ref + cur) > 0
-        return ds.exact_numeric(col.keys[keep], ref[keep], cur[keep])
+        return ds.exact_numeric(col.keys[keep], ref[keep], cur[keep], pvalue=pvalue)
     if len(ref_groups) == 1:
         sd = col.sd[ref_groups[0]]
     else:  # pooled population std of several groups
@@ -594,7 +595,7 @@ def _compare(
     clo, chi = extent(cur_groups)
     rlo, rhi = np.where(np.isinf(rlo), np.nan, rlo), np.where(np.isinf(rhi), np.nan, rhi)
     clo, chi = np.where(np.isinf(clo), np.nan, clo), np.where(np.isinf(chi), np.nan, chi)
-    return ds.binned_numeric(ref, rlo, rhi, cur, clo, chi, sd)
+    return ds.binned_numeric(ref, rlo, rhi, cur, clo, chi, sd, pvalue=pvalue)
 
 
 def _labels(keys: np.ndarray) -> list[str]:
@@ -863,7 +864,7 @@ def _analyse(
             for comparison, ref in (("baseline", base), ("previous", [prev] if prev else [])):
                 if not ref:
                     continue
-                s2 = _compare(col, ref, [g])
+                s2 = _compare(col, ref, [g], pvalue=False)
                 if s2 is None:
                     continue
                 # Chosen by this comparison's own reference size: a period or a previous week
@@ -871,6 +872,8 @@ def _analyse(
                 m2 = default_method(
                     col.spec, isinstance(s2, ds.CategoricalStats), s2.n_baseline, cfg
                 )
+                if m2 == "ks" and isinstance(s2, ds.NumericStats):
+                    s2 = ds.with_ks_pvalue(s2, exact=col.exact)
                 value, bound = _statistic(s2, m2) if _kind_ok(s2, m2) else (math.nan, 0)
                 thr = cfg.threshold(m2)
                 srows.append(
@@ -1351,13 +1354,15 @@ def drift_by_segment(
             ref, cur = [("baseline", v)], [("analysis", v)]
             if ref[0] not in col.counts or cur[0] not in col.counts:
                 continue
-            st = _compare(col, ref, cur)
+            st = _compare(col, ref, cur, pvalue=False)
             if st is None:
                 continue
             # A segment's baseline can be small where the window's is not: its own size decides.
             method = default_method(
                 col.spec, isinstance(st, ds.CategoricalStats), st.n_baseline, cfg
             )
+            if method == "ks" and isinstance(st, ds.NumericStats):
+                st = ds.with_ks_pvalue(st, exact=col.exact)
             value, _b = _statistic(st, method) if _kind_ok(st, method) else (math.nan, 0)
             thr = cfg.threshold(method)
             rows.append(

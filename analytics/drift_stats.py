@@ -32,6 +32,7 @@ applies to a 2 x 2 table), ``jensenshannon`` and ``psi`` on the category shares.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -103,6 +104,16 @@ def ks_pvalue(d: float, n1: int, n2: int) -> tuple[float, str, float]:
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1)), "asymp", d
 
 
+def with_ks_pvalue(st: NumericStats, *, exact: bool) -> NumericStats:
+    """The statistics with the KS p-value computed (after ``pvalue=False``), as
+    :func:`exact_numeric` (which takes scipy's snapped statistic) or :func:`binned_numeric`
+    (which keeps its estimate) would have computed it."""
+    if st.ks_pvalue_method != "not computed":
+        return st
+    p, method, d = ks_pvalue(st.ks, st.n_baseline, st.n_analysis)
+    return dataclasses.replace(st, ks=d if exact else st.ks, ks_pvalue=p, ks_pvalue_method=method)
+
+
 def fill_zeros(shares: np.ndarray) -> np.ndarray:
     """Evidently's zero fill for PSI: 0 becomes min(non-zero)/1e6 if that min <= 1e-4, else 1e-4."""
     out = np.asarray(shares, dtype=np.float64).copy()
@@ -160,11 +171,17 @@ def left_closed_boundaries(edges: np.ndarray) -> np.ndarray:
 
 
 def exact_numeric(
-    values: np.ndarray, ref: np.ndarray, cur: np.ndarray, baseline_std: float | None = None
+    values: np.ndarray,
+    ref: np.ndarray,
+    cur: np.ndarray,
+    baseline_std: float | None = None,
+    *,
+    pvalue: bool = True,
 ) -> NumericStats:
     """Statistics from the distinct ``values`` (sorted ascending) and their counts per sample.
 
     ``baseline_std`` defaults to the std of the weighted baseline values (ddof=0).
+    ``pvalue=False`` leaves the KS p-value out (NaN, the costly part; see :func:`with_ks_pvalue`).
     """
     values = np.asarray(values, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.int64)
@@ -174,7 +191,7 @@ def exact_numeric(
     cdf2 = np.cumsum(cur) / n2
     diffs = cdf1 - cdf2
     d = float(max(diffs.max(), np.clip(-diffs.min(), 0, 1)))
-    p, method, d = ks_pvalue(d, n1, n2)
+    p, method, d = ks_pvalue(d, n1, n2) if pvalue else (math.nan, "not computed", d)
     w_raw = float(np.sum(np.abs(diffs[:-1]) * np.diff(values))) if len(values) > 1 else 0.0
     if baseline_std is None:
         mean = np.sum(values * ref) / n1
@@ -233,6 +250,8 @@ def binned_numeric(
     cur_lo: np.ndarray,
     cur_hi: np.ndarray,
     baseline_std: float,
+    *,
+    pvalue: bool = True,
 ) -> NumericStats:
     """Statistics and error bounds from ordered fine bins: per bin and sample, the count and
     the smallest and largest value (NaN when empty). Bins must not overlap in value and be
@@ -281,7 +300,7 @@ def binned_numeric(
     w_high = exact_part + float(np.sum(width * abs_hi))
     w_est = exact_part + est
     w_bound = max(w_high - w_est, w_est - w_low, 0.0)
-    pval, method, _ = ks_pvalue(ks_low, n1, n2)
+    pval, method, _ = ks_pvalue(ks_low, n1, n2) if pvalue else (math.nan, "not computed", 0)
     cum_ref = np.cumsum(ref) / n1
     cut = np.unique(
         np.minimum(np.searchsorted(cum_ref, np.asarray(DECILES), side="left"), len(ref) - 1)

@@ -171,3 +171,20 @@ def test_single_value_bins_are_exact() -> None:
 def test_fill_zeros_follows_evidently() -> None:
     assert ds.fill_zeros(np.array([0.5, 0.5, 0.0]))[2] == 0.0001
     assert ds.fill_zeros(np.array([0.99995, 0.00005, 0.0]))[2] == pytest.approx(5e-11)
+
+
+@pytest.mark.parametrize("n", [60, 3000, 12_000])
+def test_ks_pvalue_on_demand_equals_the_eager_one(n: int) -> None:
+    """Series and segments skip the KS p-value unless KS is their method; computed later it is
+    the same statistic and p-value, bit for bit, in exact and binned mode."""
+    a, b = RNG.normal(0, 1, n), RNG.normal(0.05, 1.1, n + 3)
+    values, ra, rb = _counts(a, b)
+    eager = ds.exact_numeric(values, ra, rb)
+    lazy = ds.exact_numeric(values, ra, rb, pvalue=False)
+    assert np.isnan(lazy.ks_pvalue) and lazy.ks_pvalue_method == "not computed"
+    assert ds.with_ks_pvalue(lazy, exact=True) == eager
+    bins = _fine_bins(a, b, 200)
+    eager_b = ds.binned_numeric(*bins, float(np.std(a)))
+    lazy_b = ds.binned_numeric(*bins, float(np.std(a)), pvalue=False)
+    assert ds.with_ks_pvalue(lazy_b, exact=False) == eager_b
+    assert ds.with_ks_pvalue(eager, exact=True) is eager
