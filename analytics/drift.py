@@ -338,24 +338,17 @@ def _bins_sql(relation_sql: str, binned: Sequence[int], group: str) -> str:
 
 def _edges_sql(relation_sql: str, numeric: Sequence[int]) -> str:
     """Binned mode's first pass over a deterministic sample of the baseline (rows with
-    ``hash(_key) % $m = 0``): per numeric column its sorted values, from which the ``$probs``
-    quantiles (``inverted_cdf``: the ceil(p x n)-th smallest) and the distinct count are taken."""
+    ``hash(_key) % $m = 0``): per numeric column the ``$probs`` quantiles (``quantile_disc``:
+    the ceil(p x n)-th smallest, numpy's ``inverted_cdf``) and the distinct count."""
     cols = ", ".join(f"c{i}" for i in numeric)
-    lists = ", ".join(
-        f"list_sort(list(c{i}) FILTER (WHERE c{i} IS NOT NULL)) AS l{i}" for i in numeric
-    )
     picks = ", ".join(
-        f"list_select(l{i}, list_transform($probs, lambda p: "
-        f"greatest(1, ceil(p * len(l{i})))::BIGINT)) AS q{i}, "
-        f"len(list_distinct(l{i})) AS d{i}"
-        for i in numeric
+        f"quantile_disc(c{i}, $probs) AS q{i}, count(DISTINCT c{i}) AS d{i}" for i in numeric
     )
-    # Identifiers are generated here (c0, l0, q0, ...); every value is a parameter.
+    # Identifiers are generated here (c0, q0, d0, ...); every value is a parameter.
     return (
         f"WITH r AS NOT MATERIALIZED (\n{relation_sql}\n),\n"  # noqa: S608
-        f"s AS (SELECT {cols} FROM r WHERE _side = 'baseline' AND hash(_key) % $m = 0),\n"
-        f"l AS (SELECT {lists} FROM s)\n"
-        f"SELECT {picks} FROM l"
+        f"s AS (SELECT {cols} FROM r WHERE _side = 'baseline' AND hash(_key) % $m = 0)\n"
+        f"SELECT {picks} FROM s"
     )
 
 
