@@ -413,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
             entry["speedup"] = best["seconds"] / entry["suite_best_s"]
             entry["speedup_like_for_like"] = best["seconds"] / entry["window_best_s"]
             entry["memory_ratio"] = entry["suite_peak_rss_mib"] / entry["evidently_peak_rss_mib"]
+            entry["memory_ratio_like_for_like"] = (
+                entry["window_peak_rss_mib"] / entry["evidently_peak_rss_mib"]
+            )
             entry["agreement"] = agreement(suites[0], best)
         report["sizes"][size] = entry
         print(
