@@ -99,6 +99,7 @@ c2.metric(
     f"{cov['labelled']:,}",
     delta=None if cov["label_coverage"] is None else f"{cov['label_coverage']:.1%} of assessed",
     delta_color="off",
+    delta_arrow="off",  # a share, not a change
     border=True,
 )
 c3.metric("Flagged groups", f"{flagged.height}", border=True)
