@@ -41,6 +41,7 @@ Records are read under the data bound (``batch_id <= as_of_batch``); revised rec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,12 +108,16 @@ def operations(
     *,
     config: OperationsConfig | None = None,
     snapshot_id: int | None = None,
+    slo_results: Mapping[str, Result] | None = None,
 ) -> Result:
     """Incidents, changes, lifecycle, canaries and rollback recommendations over
     ``scope.analysis`` (``scope.model`` None: the whole estate).
 
     Frames: ``incidents``, ``mttx``, ``incident_breaches``, ``changes``, ``change_exceptions``,
     ``lifecycle``, ``stages``, ``retirement``, ``champion_challenger``, ``rollback``.
+    ``slo_results``: the models' ``slo_attainment`` Results over the same window when the caller
+    already holds them (their burn-rate alerts are used as they are and their evidence stays
+    with them); otherwise each model's SLOs are evaluated here.
     """
     cfg = config or OperationsConfig()
     if scope.segment or scope.versions:
@@ -126,7 +131,7 @@ def operations(
         raise ValueError(f"model {scope.model!r} is not registered (as of batch {rec.as_of_batch})")
     wanted = [scope.model] if scope.model else ids
 
-    alerts = _alerts(con, scope, wanted, snapshot_id, rec)
+    alerts = _alerts(con, scope, wanted, snapshot_id, rec, slo_results or {})
     incidents, mttx = _incidents(rec, scope)
     breaches = _incident_breaches(incidents, alerts, scope, cfg)
     incidents = incidents.join(
@@ -234,17 +239,20 @@ def _alerts(
     models: list[str],
     snapshot_id: int | None,
     rec: Recorder,
+    given: Mapping[str, Result],
 ) -> pl.DataFrame:
-    """Burn-rate alert episodes of each model's SLOs over the window (``analytics.slo``); its
-    queries join this Result's evidence."""
+    """Burn-rate alert episodes of each model's SLOs over the window (``analytics.slo``, or the
+    Result ``given`` for the model); the queries run here join this Result's evidence."""
     parts = []
     for m in models:
-        r = slo_attainment(
-            con,
-            Scope(model=m, analysis=scope.analysis, as_of_batch=scope.as_of_batch),
-            snapshot_id=snapshot_id,
-        )
-        rec.evidence.extend(r.evidence)
+        r = given.get(m)
+        if r is None:
+            r = slo_attainment(
+                con,
+                Scope(model=m, analysis=scope.analysis, as_of_batch=scope.as_of_batch),
+                snapshot_id=snapshot_id,
+            )
+            rec.evidence.extend(r.evidence)
         a = r.frame("burn_alerts")
         if a.height:
             sli = r.frame("slos").select("slo_id", "sli")

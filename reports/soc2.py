@@ -17,9 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from analytics import operations as ops_analysis
 from analytics.data_quality import ingest_health
-from analytics.operations import OperationsConfig
+from analytics.operations import OperationsConfig, operations
 from analytics.result import Recorder, Result
 from analytics.scope import Scope, Window, parse_day
 from analytics.service_health import merge
@@ -248,44 +247,12 @@ def _gather(ctx: Context) -> Gathered:
 
 
 def _operations(ctx: Context, scope: Scope, slos: dict[str, Result]) -> Result:
-    """The incidents, changes and change-control exceptions of ``analytics.operations``, built
-    with the same functions ``operations()`` runs (so the same rows, rules and evidence), with
-    the burn-rate alert episodes taken from the SLO Results this pack already holds:
-    ``operations()`` would evaluate every SLO of the estate a second time, doubling the time."""
-    cfg = OperationsConfig(champion_challenger=False)
-    rec = Recorder(ctx.con, as_of_batch=scope.as_of_batch)
-    incidents, mttx = ops_analysis._incidents(rec, scope)
-    changes = ops_analysis._changes(rec, scope)
-    exceptions = ops_analysis.change_exceptions(changes, cfg)
-    changes = changes.join(
-        exceptions.group_by("change_id").agg(exceptions=pl.col("rule").str.join(", ")),
-        on="change_id",
-        how="left",
+    """The Operations Result (incidents, changes and change-control exceptions), reusing the SLO
+    Results this pack already holds for the burn-rate alerts instead of evaluating every SLO of
+    the estate a second time."""
+    return operations(
+        ctx.con, scope, config=OperationsConfig(champion_challenger=False), slo_results=slos
     )
-    parts = [
-        r.frame("burn_alerts")
-        .join(r.frame("slos").select("slo_id", "sli"), on="slo_id", how="left")
-        .with_columns(model_id=pl.lit(m))
-        for m, r in slos.items()
-        if r.frame("burn_alerts").height
-    ]
-    schema = ops_analysis.ALERTS_SCHEMA
-    alerts = (
-        pl.concat(parts).select(list(schema)).cast(schema) if parts else pl.DataFrame(schema=schema)
-    )
-    frames = {
-        "incidents": incidents,
-        "mttx": mttx,
-        "changes": changes,
-        "change_exceptions": exceptions,
-        "burn_alerts": alerts,
-        # Not part of this pack: lifecycle, canaries and rollback advice (Operations page).
-        "rollback": pl.DataFrame(schema=ops_analysis.ROLLBACK_SCHEMA),
-        "retirement": pl.DataFrame(schema=ops_analysis.RET_SCHEMA),
-        "champion_challenger": pl.DataFrame(schema=ops_analysis.CC_SCHEMA),
-    }
-    findings = ops_analysis._findings(frames, cfg)
-    return Result(scope=scope, frames=frames, findings=findings, evidence=rec.evidence)
 
 
 # ------------------------------------------------------------------------------ the report
