@@ -95,6 +95,7 @@ class Context:
     snapshot: SnapshotInfo
     data_cutoff: str  # commit time of the bounding batch, RFC 3339
     chain: dict[str, Any]
+    home: Path  # the warehouse home (model artifacts live under it)
 
     @property
     def as_of_batch(self) -> int:
@@ -203,6 +204,7 @@ def render(wh: Warehouse, request: ReportRequest) -> BuiltReport:
             snapshot=snap,
             data_cutoff=_data_cutoff(cur, request.as_of_batch),
             chain=_chain_summary(cur, request.as_of_batch),
+            home=wh.home,
         )
         builder = kind.build(ctx)
         return builder.build(software=software(), chain=ctx.chain)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -221,12 +220,6 @@ def parse_period(params: dict[str, str]) -> Window:
     return Window.days(first, last)
 
 
-def _home(ctx: Context) -> Path:
-    # The snapshot file lives in <home>/snapshots/; the importance seam needs the home to find
-    # the registered artifacts.
-    return ctx.snapshot.path.resolve().parents[1]
-
-
 def gather(
     ctx: Context,
     *,
@@ -326,7 +319,7 @@ def gather(
     drift = None
     if features.height or model.get("task") in ("binary", "multiclass", "regression"):
         try:
-            drift = data_drift(ctx.con, scope, parts=drift_parts, home=_home(ctx))
+            drift = data_drift(ctx.con, scope, parts=drift_parts, home=ctx.home)
         except ValueError as e:  # e.g. nothing to compare in the baseline window
             drift = Result(scope=scope, findings=[Finding("warning", f"Drift not computed: {e}")])
     sensitive = columns.filter(pl.col("role") == "sensitive")["name"].to_list()
@@ -371,7 +364,7 @@ def _importances(ctx: Context, model: str, version: str | None) -> tuple[Any, Re
     rec = Recorder(ctx.con, as_of_batch=ctx.as_of_batch)
     try:
         imp = feature_importances(
-            ctx.con, _home(ctx), model, version, as_of_batch=ctx.as_of_batch, rec=rec
+            ctx.con, ctx.home, model, version, as_of_batch=ctx.as_of_batch, rec=rec
         )
     except (ValueError, ArtifactError, OSError) as e:
         imp = Importances(empty_frame(), "none", model, version, str(e))
