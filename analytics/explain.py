@@ -1442,19 +1442,14 @@ def persist_importances(writer: Any, result: Result, *, config: ExplainConfig | 
     )
     assert result.scope is not None
     scope = result.scope
-    writer._begin()
-    try:
-        batch = writer._next_batch()
-        writer._ledger(
-            batch,
-            operation="explain",
-            kind="feature_importances",
-            table=TABLE,
-            model=scope.model,
-            source=None,
-            read=rows.height,
-            accepted=rows.height,
-        )
+    with writer.recorded_batch(
+        operation="explain",
+        kind="feature_importances",
+        table=TABLE,
+        model=scope.model,
+        source=None,
+        rows=rows.height,
+    ) as batch:
         data = rows.with_columns(pl.lit(batch, dtype=pl.Int64).alias("batch_id"))
         writer.con.register("_fi_rows", data.to_arrow())
         try:
@@ -1464,7 +1459,7 @@ def persist_importances(writer: Any, result: Result, *, config: ExplainConfig | 
             writer.con.execute(sql)
         finally:
             writer.con.unregister("_fi_rows")
-        writer._audit(
+        writer.audit(
             "explain.persist",
             f"model:{scope.model}",
             batch,
@@ -1477,12 +1472,6 @@ def persist_importances(writer: Any, result: Result, *, config: ExplainConfig | 
                 "importance_sha256": frame_sha256(result.frame("importance")),
             },
         )
-        writer._commit()
-    except BaseException:
-        writer._rollback()
-        raise
-    writer._anchor()
-    writer._dirty = True
     return batch
 
 

@@ -27,7 +27,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,6 +174,45 @@ class Writer:
         snap = self.wh.publish(self.con)
         self._dirty = False
         return snap
+
+    @contextlib.contextmanager
+    def recorded_batch(
+        self,
+        *,
+        operation: str,
+        kind: str,
+        table: str,
+        model: str | None,
+        source: str | None,
+        rows: int,
+    ) -> Iterator[int]:
+        """One all-or-nothing batch of records that are not an ingested file (a report, persisted
+        importances): its ledger row, then the caller's inserts and audit event (:meth:`audit`)
+        under the yielded batch id, committed and anchored together; any error rolls all back."""
+        self._begin()
+        try:
+            batch = self._next_batch()
+            self._ledger(
+                batch,
+                operation=operation,
+                kind=kind,
+                table=table,
+                model=model,
+                source=source,
+                read=rows,
+                accepted=rows,
+            )
+            yield batch
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        self._anchor()
+        self._dirty = True
+
+    def audit(self, action: str, obj: str | None, batch_id: int | None, details: dict) -> None:
+        """Append an audit event inside the open transaction (anchored when it commits)."""
+        self._audit(action, obj, batch_id, details)
 
     # ----- small helpers --------------------------------------------------------------------
     def _one(self, sql: str, params: list | None = None) -> Any:

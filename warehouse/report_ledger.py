@@ -29,19 +29,14 @@ class LedgerEntry:
 def record_report(writer: Writer, entry: LedgerEntry) -> int:
     """Append the entry in one transaction (ledger batch, row, audit event); returns its batch."""
     generation = json.dumps(entry.generation, sort_keys=True, separators=(",", ":"))
-    writer._begin()
-    try:
-        batch = writer._next_batch()
-        writer._ledger(
-            batch,
-            operation="report",
-            kind="report",
-            table="report_ledger",
-            model=None,
-            source=entry.file_name,
-            accepted=1,
-            read=1,
-        )
+    with writer.recorded_batch(
+        operation="report",
+        kind="report",
+        table="report_ledger",
+        model=None,
+        source=entry.file_name,
+        rows=1,
+    ) as batch:
         writer.con.execute(
             "INSERT INTO report_ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
@@ -62,7 +57,7 @@ def record_report(writer: Writer, entry: LedgerEntry) -> int:
                 batch,
             ],
         )
-        writer._audit(
+        writer.audit(
             "report.generate",
             f"report:{entry.report_id}",
             batch,
@@ -76,12 +71,6 @@ def record_report(writer: Writer, entry: LedgerEntry) -> int:
                 "generation": entry.generation,
             },
         )
-        writer._commit()
-    except BaseException:
-        writer._rollback()
-        raise
-    writer._anchor()
-    writer._dirty = True
     return batch
 
 
