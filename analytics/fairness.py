@@ -255,7 +255,8 @@ SELECT
     ev.prediction = $positive AS selected,
     CASE WHEN l.label IS NULL THEN 0 WHEN l.label = $positive THEN 1 ELSE 2 END AS label_state,
     CASE
-        WHEN ev.score IS NULL OR COALESCE($threshold, ev.decision_threshold) IS NULL THEN 0
+        WHEN ev.score IS NULL THEN 0
+        WHEN COALESCE($threshold, ev.decision_threshold) IS NULL THEN 3
         WHEN ev.score >= COALESCE($threshold, ev.decision_threshold) THEN 2
         ELSE 1
     END AS score_state,
@@ -341,7 +342,8 @@ def cell_counts(
 
     Columns: model_version, period, the attributes (null = unknown), ``selected`` (bool),
     ``label_state`` (0 unlabelled, 1 positive, 2 negative), ``score_state`` (0 no score,
-    1 below the threshold, 2 at or above), ``above_median`` (bool), ``n``, ``score_sum``.
+    1 below the threshold, 2 at or above, 3 a score but no threshold), ``above_median`` (bool),
+    ``n``, ``score_sum``.
     Returns the cells, facts about the model and data, the Recorder and the resolved scope.
     """
     cfg = config or FairnessConfig()
@@ -405,7 +407,7 @@ def rates(c: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every metric from group counts (any shape; fairlearn's 0/0 conventions)."""
     out = {
         "selection_rate": _div(c["selected"], c["n"], math.nan),
-        "share_above_threshold": _div(c["above_threshold"], c["scored"], math.nan),
+        "share_above_threshold": _div(c["above_threshold"], c["thresholded"], math.nan),
         "share_above_median": _div(c["above_median"], c["scored"], math.nan),
         "accuracy": _div(c["tp"] + c["tn"], c["labelled"], math.nan),
     }
@@ -430,6 +432,7 @@ def _cell_matrix(cells: pl.DataFrame) -> dict[str, np.ndarray]:
         "fp": (lab == 2) & sel,
         "tn": (lab == 2) & ~sel,
         "scored": sc > 0,
+        "thresholded": (sc == 1) | (sc == 2),  # a score and a threshold to compare it with
         "above_threshold": sc == 2,
         "above_median": med & (sc > 0),
     }
@@ -483,7 +486,9 @@ def _group_counts(
 
 def _eligible(c: Mapping[str, np.ndarray], metric: str, min_n: int) -> np.ndarray:
     base = c["labelled"] if metric in LABEL_METRICS or metric == "accuracy" else c["n"]
-    if metric in ("share_above_threshold", "share_above_median"):
+    if metric == "share_above_threshold":
+        base = c["thresholded"]
+    elif metric == "share_above_median":
         base = c["scored"]
     return (base >= max(min_n, 1)) if min_n else base > 0
 

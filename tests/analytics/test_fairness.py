@@ -552,3 +552,39 @@ def test_between_group_interval_reaches_parity_when_groups_are_equal() -> None:
     assert ratio["lo"] < 1 < ratio["hi"]
     gap = between(df, "difference")  # 'c' selects half as often
     assert 0.15 < gap["lo"] <= gap["value"] <= gap["hi"] < 0.25
+
+
+def test_scores_without_a_logged_threshold_still_count_as_scores() -> None:
+    """Half of group a's requests log a score but no decision threshold: they count for the
+    mean score and the share above the median (which need no threshold) but not for the share
+    at or above the threshold; a mean larger than every score was the symptom before."""
+    rows = pl.DataFrame(
+        {
+            "g": ["a"] * 80 + ["b"] * 80,
+            "selected": [True] * 80 + [False] * 80,
+            "label_state": [0] * 160,
+            # a: 40 with a threshold (at or above), 40 without; b: 80 below the threshold
+            "score_state": [2] * 40 + [3] * 40 + [1] * 80,
+            "above_median": [True] * 80 + [False] * 80,
+            "score": [0.9] * 80 + [0.2] * 80,
+        }
+    )
+    cells = (
+        rows.with_columns(
+            pl.lit("1", pl.String).alias("model_version"),
+            pl.lit(None, pl.Datetime("us", "UTC")).alias("period"),
+            pl.col("label_state").cast(pl.Int8),
+            pl.col("score_state").cast(pl.Int8),
+        )
+        .group_by(
+            "model_version", "period", "g", "selected", "label_state", "score_state", "above_median"
+        )
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("score").sum().alias("score_sum"))
+    )
+    out = analyse_cells(cells, ["g"], EXACT)
+    a = out["groups"].filter(pl.col("group") == "a").row(0, named=True)
+    b = out["groups"].filter(pl.col("group") == "b").row(0, named=True)
+    assert a["mean_score"] == pytest.approx(0.9) and b["mean_score"] == pytest.approx(0.2)
+    assert a["scored"] == 80 and a["share_above_median"] == 1.0
+    assert a["share_above_threshold"] == 1.0  # 40 of the 40 with a threshold
+    assert b["share_above_threshold"] == 0.0 and b["share_above_median"] == 0.0
