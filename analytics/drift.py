@@ -1120,19 +1120,22 @@ def _findings(out: Result, cfg: DriftConfig) -> list[Finding]:
 def _importances(
     con: duckdb.DuckDBPyConnection, home: Path, scope: Scope, rec: Recorder, findings: list[Finding]
 ) -> Importances | None:
-    """Importances of the newest version served in the analysis window, if the seam exists."""
+    """Importances of the newest version (of the scope's versions) served in the analysis
+    window, if the seam exists."""
     try:
         from analytics.importance import feature_importances  # Explainability's seam
     except ImportError:
         return None
     ev = bounded(rec, "inference_events")
     w = scope.analysis
+    served = ev.filter((ev.model_id == scope.model) & (ev.ts >= w.start) & (ev.ts < w.end))
+    if scope.versions:
+        served = served.filter(served.model_version.isin(list(scope.versions)))
     newest = run(
         rec,
         "drift/served_version",
-        ev.filter((ev.model_id == scope.model) & (ev.ts >= w.start) & (ev.ts < w.end))
-        .group_by("model_version")
-        .aggregate(last=ev.ts.max())
+        served.group_by("model_version")
+        .aggregate(last=served.ts.max())
         .order_by(ibis.desc("last"))
         .limit(1),
     )

@@ -3,7 +3,9 @@ planted drifts of the demo estate, ranking by importance and hostile parameters.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -16,7 +18,7 @@ from scipy.spatial.distance import jensenshannon
 from analytics import drift_stats as ds
 from analytics.drift import DriftConfig, Importances, data_drift, drift_by_segment, rank_drift
 from analytics.scope import Scope, Window
-from warehouse.store import apply_migrations
+from warehouse.store import Warehouse, apply_migrations
 
 MODEL = "synthetic"
 N = 3000  # rows per window
@@ -364,3 +366,18 @@ def test_each_comparison_chooses_its_method_by_its_own_reference_size(
     assert {"ks", "wasserstein"} <= set(series["method"].to_list())
     for r in series.iter_rows(named=True):
         assert r["method"] == expected(r, r["n_reference"]), r
+
+
+def test_importances_come_from_the_scoped_version(health_demo: Path) -> None:
+    """With a version filter, the ranking uses that version's importances, not those of the
+    newest version served in the window."""
+    scope = Scope(
+        model="candidate-screener",
+        analysis=Window.days(date(2026, 7, 1), date(2026, 9, 30)),
+        baseline=Window.days(date(2026, 6, 1), date(2026, 6, 30)),
+        versions=("1.0",),
+    )
+    with contextlib.closing(Warehouse(health_demo).connect()) as con:
+        res = data_drift(con, scope, parts=("features",), home=health_demo)
+    ranked = [f.message for f in res.findings if "ranked by drift x importance" in f.message]
+    assert len(ranked) == 1 and "candidate-screener 1.0" in ranked[0], ranked
