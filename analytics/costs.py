@@ -258,6 +258,18 @@ def cost_analysis(
     frames["unit_economics"] = _unit_economics(rec, ev, scope, cfg, frames["spend"], models)
     frames["quota"] = _quota(rec, ev, scope, cfg)
     frames["budgets"] = _budget_status(budgets, llm, other, team_of, as_of, cfg)
+    if scope.versions:
+        # Budgets cover every version of their model or team; one version's spend against them
+        # would read as "within budget" when the model is over it.
+        measured = ("llm_to_date", "other_to_date", "spent", "spent_share", "forecast")
+        frames["budgets"] = frames["budgets"].with_columns(
+            *[pl.lit(None).cast(BUDGET_SCHEMA[c]).alias(c) for c in measured],
+            pl.lit(None, pl.Float64).alias("forecast_low"),
+            pl.lit(None, pl.Float64).alias("forecast_high"),
+            pl.lit(None, pl.String).alias("p_overrun_note"),
+            status=pl.lit("not evaluated"),
+            method=pl.lit("a version filter is set: budgets cover all versions"),
+        )
     frames["whatif"] = _whatif(rec, ev, prices, scope, cfg)
     frames["chargeback"] = _chargeback(in_window_llm, in_window_other, team_of)
     frames["reconciliation"] = _reconciliation(in_window_llm)

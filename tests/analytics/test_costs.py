@@ -296,3 +296,20 @@ def test_evidence_for_every_frame(august: Any) -> None:
     names = {e.name for e in august.evidence}
     assert {"costs/llm_daily", "costs/other_daily", "costs/budgets", "costs/prices"} <= names
     assert all(e.sql and e.as_of_batch is not None for e in august.evidence)
+
+
+def test_budgets_are_not_judged_on_one_versions_spend(
+    demo_con: duckdb.DuckDBPyConnection, demo_key: dict
+) -> None:
+    """A model's budget covers all its versions: with a version filter it is not evaluated
+    (one version's spend read 'within budget' for a model that was over it)."""
+    key = demo_key["scenarios"]["cost_overrun"]
+    scope = Scope(
+        model="support-assistant",
+        analysis=Window.days(date(2026, 8, 1), date(2026, 8, 31)),
+        versions=("1.4",),
+    )
+    b = cost_analysis(demo_con, scope).frame("budgets")
+    row = b.filter(pl.col("budget_id") == key["budget_id"]).row(0, named=True)
+    assert row["status"] == "not evaluated" and "version filter" in row["method"]
+    assert row["spent"] is None and row["forecast"] is None
