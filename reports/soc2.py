@@ -167,7 +167,9 @@ class ControlTest:
     exceptions: list[dict[str, str]] = field(default_factory=list)  # item, description
     also: str = ""
     also_map: str = ""
-    units: int | None = None  # deviations counted in other units (SLO-days), if any
+    # Deviations counted in the population's unit when one exception item covers several of
+    # them (T-A1-01: an item is an SLO, the population and the deviations are SLO-days).
+    units: int | None = None
     owner: str = "to be assigned by management"
     frequency: str = "continuous; tested over the whole period"
     kind: str = "automated (IT-dependent)"
@@ -177,10 +179,17 @@ class ControlTest:
         return "Exceptions noted" if self.exceptions else "No exceptions noted"
 
     @property
+    def deviations(self) -> int:
+        """Exceptions in the unit of the population (deviation rate = this ÷ items tested)."""
+        return len(self.exceptions) if self.units is None else self.units
+
+    @property
     def rate(self) -> str:
         if not self.population:
             return "no items"
-        return f"{len(self.exceptions)} of {self.population:,} ({len(self.exceptions) / self.population:.2%})"
+        return (
+            f"{self.deviations:,} of {self.population:,} ({self.deviations / self.population:.2%})"
+        )
 
 
 @dataclass
@@ -951,10 +960,9 @@ def _matrix(b: ReportBuilder, g: Gathered, tests: list[ControlTest]) -> None:
 
 
 def _days_note(t: ControlTest) -> str:
-    days = t.units
-    if days is None or not t.exceptions:
+    if t.units is None or not t.exceptions:
         return ""
-    return f"; {days:,} breached SLO-day(s) of {t.population:,}"
+    return f"; the breached SLO-days of {len(t.exceptions)} SLO(s), listed below per SLO"
 
 
 def _access(b: ReportBuilder, g: Gathered) -> None:

@@ -12,10 +12,11 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from pypdf import PdfReader
 
@@ -287,3 +288,37 @@ def test_cli_refuses_bad_input_with_one_line(
     assert cli.returncode == 1, cli.stderr
     assert message in cli.stderr and cli.stderr.count("\n") == 1, cli.stderr
     assert not out.exists()
+
+
+def test_availability_deviation_rate_counts_slo_days_over_slo_days(
+    soc2: dict[str, Any],
+    home: Path,  # noqa: F811
+    bound: int,  # noqa: F811
+) -> None:
+    """T-A1-01: the exceptions and the population are in the same unit, SLO-days. Both are
+    recounted here from the SLO Results (each SLO-day judged over the rolling window ending that
+    day), and the printed rate must be breached SLO-days ÷ SLO-days, not breached SLOs ÷ SLO-days."""
+    text = soc2["text"]
+    days = breached = slos_breached = 0
+    with contextlib.closing(Warehouse(home).connect()) as con:
+        for model in ("candidate-screener", "support-assistant", "ticket-router"):
+            comp = slo_attainment(
+                con, Scope(model=model, analysis=Window.days(FIRST, LAST), as_of_batch=bound)
+            ).frame("slo_compliance")
+            day = (comp["window_end"] - timedelta(microseconds=1)).dt.date()
+            comp = comp.with_columns(day=day).filter(
+                (pl.col("day") >= FIRST) & (pl.col("day") <= LAST)
+            )
+            bad = comp.filter(pl.col("status") == "breached")
+            days += comp.height
+            breached += bad.height
+            slos_breached += bad["slo_id"].n_unique()
+    assert days > 0 and 0 < slos_breached < breached  # the demo breaches SLOs on many days
+    rate = f"{breached:,} of {days:,} ({breached / days:.2%})"
+    assert f"Result Exceptions {rate}" in text, rate
+    assert f"{days:,} SLO-days" in text
+    # The matrix row of the control carries the same rate.
+    assert re.search(rf"T-A1-01 .{{0,200}}?{re.escape(rate)}", text), rate
+    # The wrong unit (one exception per breached SLO over SLO-days) is gone.
+    assert f"Exceptions {slos_breached} of {days:,}" not in text
+    assert f"the breached SLO-days of {slos_breached} SLO(s)" in text
