@@ -29,6 +29,7 @@ from reports import charts, tables
 from reports.generate import Context, ReportKind
 from reports.model_card import (
     DECLARED_TO_SLI,
+    INFORMATIONAL_DECLARED,
     LOWER_IS_BETTER,
     Gathered,
     add_evidence,
@@ -43,6 +44,7 @@ from reports.model_card import (
     gather,
     has,
     importance_section,
+    informational_check,
     input_rejects,
     kpi_rows,
     num,
@@ -154,7 +156,7 @@ def _extra(ctx: Context, g: Gathered) -> Extra:
     fields = rec.query(
         "logged-field coverage",
         _FIELDS_SQL,
-        {**period, "version": g.version if g.version_pinned else None},
+        {**period, "version": g.version},
     )
     retention = rec.query("retained log span", _RETENTION_SQL, base)
     awareness = rec.query("incident awareness times", _AWARENESS_SQL, period)
@@ -241,8 +243,8 @@ def build_pmm(ctx: Context) -> ReportBuilder:
             report_type="EU AI ACT POST-MARKET MONITORING REPORT (ART. 72)",
             template=PMM_TEMPLATE,
             title=f"Post-market monitoring report: {g.label}",
-            subtitle=f"{g.model['model_id']} · {g.scope.analysis.label()} · periodic report under "
-            "Art. 72 of Regulation (EU) 2024/1689",
+            subtitle=f"{g.model['model_id']} · {g.scope.analysis.label()} · {g.version_basis} · "
+            "periodic report under Art. 72 of Regulation (EU) 2024/1689",
         )
     )
     add_evidence(b, g)
@@ -281,7 +283,11 @@ def _pmm_plan(b: ReportBuilder, g: Gathered) -> None:
                 + ", ".join(
                     f"{r['model_version']} ({r['requests']:,} requests)"
                     for r in g.served.iter_rows(named=True)
-                ),
+                )
+                + f" served in the period (model-wide). Performance, SLOs, subgroups, drift and "
+                f"logging (sections 3–8) measure {g.version_basis}, against that version's own "
+                "declared levels; the other versions' traffic is not judged in this report "
+                "(one report per version).",
             ),
             (
                 "Data sources",
@@ -357,7 +363,13 @@ def _pmm_performance(b: ReportBuilder, g: Gathered) -> None:
     b.section("3. Performance against the declared levels (Art. 13(3)(b)(ii), 15(1),(3))")
     declared = g.declared()
     rows = []
+    for problem in g.declared_problems():
+        rows.append(("declared_metrics", "unreadable", f"GAP: {problem}", "–", "gap", True))
     for key, level in sorted(declared.items()):
+        if key in INFORMATIONAL_DECLARED:
+            c = informational_check(g, key, level)
+            rows.append((c.measure, f"{level:.4g}", c.actual, "–", "info", False))
+            continue
         sli = DECLARED_TO_SLI.get(key)
         k = g.kpi(sli) if sli else None
         if k is None or k["current"] is None:
@@ -366,7 +378,13 @@ def _pmm_performance(b: ReportBuilder, g: Gathered) -> None:
             )
             continue
         actual, verdict = declared_verdict(k, level, lower_better=sli in LOWER_IS_BETTER)
-        base = "–" if k["baseline"] is None else f"{k['baseline']:.4f} (n = {k['n_baseline']:,})"
+        base = (
+            f"{k['baseline']:.4f} (n = {k['n_baseline']:,})"
+            if k["baseline"] is not None
+            else "no baseline for this version"
+            if not k["n_baseline"]
+            else "–"
+        )
         rows.append(
             (
                 f"{tables.sli_label(sli)} ({key})",
@@ -392,9 +410,10 @@ def _pmm_performance(b: ReportBuilder, g: Gathered) -> None:
         ).with_columns(pl.col("Verdict").str.to_uppercase())
         b.table(
             frame,
-            caption=f"Declared metrics of version {g.version} against the period and the baseline "
-            f"window ({baseline_text(g)}); breach when the 95% interval's lower bound is below "
-            "the declared level",
+            caption=f"Declared metrics of version {g.version} against version {g.version}'s own "
+            f"traffic in the period and the baseline window ({baseline_text(g)}); breach when the "
+            "95% interval's unfavourable bound is beyond the declared level; a declared selection "
+            "rate is a level of behaviour, shown for information without a verdict",
             widths=[1.6, 0.9, 2.4, 1.4, 0.9],
             highlight="_bad",
             evidence="model versions",
@@ -672,8 +691,9 @@ def _pmm_conclusions(b: ReportBuilder, g: Gathered, checks: list[Any]) -> None:
     b.section("12. Conclusions and actions")
     fails = [c for c in checks if c.result == "fail"]
     b.paragraph(
-        f"Checks of the period: {sum(c.result == 'pass' for c in checks)} pass, {len(fails)} "
-        f"fail. Indicated by the checks [DESIGN]: <b>{conclusion(checks)}</b>.",
+        f"Checks of the period ({g.version_basis}): {sum(c.result == 'pass' for c in checks)} "
+        f"pass, {len(fails)} fail, {sum(c.result == 'gap' for c in checks)} are gaps in the "
+        f"records. Indicated by the checks [DESIGN]: <b>{conclusion(checks)}</b>.",
         markup=True,
     )
     if fails:
@@ -921,7 +941,12 @@ def _annex_3(b: ReportBuilder, g: Gathered, gaps: Gaps) -> None:
     )
     declared = g.declared()
     rows = []
+    for problem in g.declared_problems():
+        rows.append(("declared_metrics", "unreadable", gaps.add("3", "declared accuracy", problem)))
     for key, level in sorted(declared.items()):
+        if key in INFORMATIONAL_DECLARED:
+            rows.append((key, f"{level:.4g}", informational_check(g, key, level).actual))
+            continue
         sli = DECLARED_TO_SLI.get(key)
         k = g.kpi(sli) if sli else None
         actual = (
@@ -937,7 +962,8 @@ def _annex_3(b: ReportBuilder, g: Gathered, gaps: Gaps) -> None:
                 schema=["Declared metric", "Declared level", "Production (95% CI, n)"],
                 orient="row",
             ),
-            caption=f"Declared accuracy of version {g.version} and what production showed in the period",
+            caption=f"Declared accuracy of version {g.version} and what its own production traffic "
+            "showed in the period",
             widths=[1.5, 1.0, 3.5],
             evidence="model versions",
         )

@@ -17,6 +17,7 @@ per (model, version, period, data bound).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +49,9 @@ DECLARED_TO_SLI = {
     "rmse": "rmse",
 }
 LOWER_IS_BETTER = {"mae", "rmse", "log_loss", "ece"}
+# Declared levels of behaviour rather than quality floors: shown measured against declared,
+# with no pass/fail (spec §5 gives no direction for them).
+INFORMATIONAL_DECLARED = {"selection_rate"}
 
 _MODEL_SQL = """
 SELECT model_id, display_name, task, default_version, owner, team, risk_tier, intended_use,
@@ -161,7 +165,9 @@ class Gathered:
 
     model: dict[str, Any]
     version: str | None  # the version the document is about (None: no versions registered)
-    version_pinned: bool  # --version given: the analyses cover that version's traffic only
+    # --version given; without it the version that served most requests in the period is
+    # chosen. Either way every per-version analysis covers that version's traffic only.
+    version_pinned: bool
     version_row: dict[str, Any] | None
     versions: pl.DataFrame
     columns: pl.DataFrame
@@ -197,15 +203,68 @@ class Gathered:
         name = self.model.get("display_name") or self.model["model_id"]
         return f"{name} {self.version}" if self.version else str(name)
 
-    def declared(self) -> dict[str, float]:
+    @property
+    def version_requests(self) -> int:
+        """Requests the document's version served in the period (its n)."""
+        mine = self.served.filter(pl.col("model_version") == self.version)
+        return int(mine["requests"].sum()) if mine.height else 0
+
+    @property
+    def version_basis(self) -> str:
+        """Which version the document is about and why, for the cover and scope lines."""
+        if not self.version:
+            return "no registered version"
+        total = int(self.served["requests"].sum()) if self.served.height else 0
+        if self.version_pinned:
+            return f"version {self.version} only (as requested; {self.version_requests:,} requests)"
+        return (
+            f"version {self.version} only (chosen: it served the most requests in the period, "
+            f"{self.version_requests:,} of {total:,})"
+        )
+
+    def _declared_raw(self) -> tuple[dict[str, float], list[str]]:
         raw = (self.version_row or {}).get("declared_metrics")
-        if not raw:
-            return {}
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return {}, []
         try:
             data = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        except (TypeError, ValueError):
-            return {}
-        return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)}
+        except (TypeError, ValueError) as e:
+            return {}, [f"declared_metrics of {self.version} is not readable JSON ({e})"]
+        if not isinstance(data, dict):
+            return {}, [
+                f"declared_metrics of {self.version} is not a JSON object "
+                f"(got {type(data).__name__})"
+            ]
+        out: dict[str, float] = {}
+        problems = []
+        for k, v in data.items():
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                out[str(k)] = float(v)
+            else:
+                problems.append(f"declared metric {k!r} of {self.version} is not a number ({v!r})")
+        return out, problems
+
+    def declared(self) -> dict[str, float]:
+        """The readable numeric declared levels (problems: :meth:`declared_problems`)."""
+        return self._declared_raw()[0]
+
+    def declared_problems(self) -> list[str]:
+        """Why declared levels could not be read (unreadable JSON, non-numeric values): each is
+        a gap to report, never a silently dropped check."""
+        return self._declared_raw()[1]
+
+    def selection_rate(self) -> tuple[float, int] | None:
+        """The measured selection rate (selected ÷ assessed) of the version in the period, as
+        the fairness analysis (§9) counted it, with its n; None without a fairness analysis."""
+        if self.fairness is None or "groups" not in self.fairness.frames:
+            return None
+        groups = self.fairness.frame("groups")
+        unitary = [c for c in dict.fromkeys(groups["comparison"].to_list()) if "×" not in c]
+        if not unitary:
+            return None
+        rows = groups.filter(pl.col("comparison") == unitary[0])
+        n = int(rows["n"].sum())
+        return (int(rows["selected"].sum()) / n, n) if n else None
 
     def kpi(self, sli: str) -> dict[str, Any] | None:
         k = self.health.frame("kpis").filter(pl.col("sli") == sli)
@@ -299,7 +358,7 @@ def gather(
             "bound": bound,
             "start": window.start,
             "end": window.end,
-            "version": version if pinned else None,
+            "version": version,
         },
     )
     facts = Result(
@@ -310,7 +369,9 @@ def gather(
     scope = Scope(
         model=model_id,
         analysis=window,
-        versions=(version,) if pinned and version else (),
+        # One version's traffic, whether --version named it or it was chosen: declared levels
+        # and SLOs are judged on the traffic of the version they are declared for.
+        versions=(version,) if version else (),
         as_of_batch=bound,
     )
     health = service_health(ctx.con, scope, parts=health_parts)
@@ -421,7 +482,7 @@ class Check:
     measure: str
     target: str
     actual: str
-    result: str  # pass | fail | at risk | not evaluated
+    result: str  # pass | fail | at risk | not evaluated | gap | info (no pass/fail)
     basis: str  # where the target comes from
 
 
@@ -460,11 +521,26 @@ def scorecard(g: Gathered) -> list[Check]:
                 _slo_target(r),
                 actual,
                 verdict,
-                f"SLO {short_slo(r['slo_id'], g.model['model_id'])}",
+                f"SLO {short_slo(r['slo_id'], g.model['model_id'])} (model-wide objective), "
+                f"judged on {traffic_of(g)}",
             )
         )
     declared = g.declared()
+    for problem in g.declared_problems():
+        out.append(
+            Check(
+                "Declared level",
+                "Declared release metrics (model_versions.declared_metrics)",
+                "readable numeric levels",
+                f"GAP: {problem}; the declared levels it holds are not checked",
+                "gap",
+                f"model_versions.declared_metrics of {g.version}",
+            )
+        )
     for key, level in sorted(declared.items()):
+        if key in INFORMATIONAL_DECLARED:
+            out.append(informational_check(g, key, level))
+            continue
         sli = DECLARED_TO_SLI.get(key)
         k = g.kpi(sli) if sli else None
         label = tables.sli_label(sli) if sli else key
@@ -515,7 +591,11 @@ def scorecard(g: Gathered) -> list[Check]:
                 f"< {s['drift_share_threshold']:.0%} of features",
                 f"{s['drifted_features']} of {s['features']} ({pct(s['drifted_share'], 0)})"
                 if comparable
-                else f"nothing to compare (baseline rows: {s['n_baseline'] or 0:,})",
+                else (
+                    f"no baseline for version {g.version} (baseline rows: 0)"
+                    if not s["n_baseline"] and g.version
+                    else f"nothing to compare (baseline rows: {s['n_baseline'] or 0:,})"
+                ),
                 ("fail" if s["dataset_drift"] else "pass") if comparable else "not evaluated",
                 "DriftConfig.drift_share (documented default)",
             )
@@ -545,6 +625,30 @@ def accuracy_interval(k: dict[str, Any], alpha: float = 0.05) -> tuple[float, fl
     if k["unit"] != "share" or not k["n_current"] or k["current"] is None:
         return None
     return wilson_interval(k["current"] * k["n_current"], k["n_current"], alpha)
+
+
+def traffic_of(g: Gathered) -> str:
+    """Whose requests a per-version figure counts: the document's version only."""
+    return f"version {g.version}'s traffic" if g.version else "the model's traffic"
+
+
+def informational_check(g: Gathered, key: str, level: float) -> Check:
+    """A declared level of behaviour (the selection rate): the measured value beside the
+    declared one, with no pass/fail (a rate is not a quality floor in either direction)."""
+    measured = g.selection_rate() if key == "selection_rate" else None
+    actual = (
+        f"{measured[0]:.4f} (n = {measured[1]:,}; selected ÷ assessed, §9)"
+        if measured
+        else "not measured (no fairness analysis of a binary decision)"
+    )
+    return Check(
+        "Declared level",
+        f"Selection rate ({key})",
+        f"{level:.4g} (declared)",
+        actual + "; informational, no pass/fail",
+        "info",
+        f"model_versions.declared_metrics of {g.version}",
+    )
 
 
 def declared_verdict(k: dict[str, Any], level: float, *, lower_better: bool) -> tuple[str, str]:
@@ -627,7 +731,7 @@ def scorecard_frame(checks: list[Check]) -> pl.DataFrame:
             "Actual": [c.actual for c in checks],
             "Result": [c.result.upper() for c in checks],
             "Target from": [c.basis for c in checks],
-            "_bad": [c.result == "fail" for c in checks],
+            "_bad": [c.result in ("fail", "gap") for c in checks],
         },
         schema={
             "Area": pl.String,
@@ -657,10 +761,13 @@ def scorecard_section(b: ReportBuilder, g: Gathered, checks: list[Check], headin
     b.section(heading)
     fails = sum(c.result == "fail" for c in checks)
     passes = sum(c.result == "pass" for c in checks)
-    other = len(checks) - fails - passes
+    gaps = sum(c.result == "gap" for c in checks)
+    info = sum(c.result == "info" for c in checks)
+    other = len(checks) - fails - passes - gaps - info
     b.paragraph(
-        f"{passes} of {len(checks)} checks pass, {fails} fail and {other} are at risk or could "
-        f"not be evaluated for {g.label} over {g.scope.analysis.label()}. Targets come from the "
+        f"{passes} of {len(checks)} checks pass, {fails} fail, {gaps} are gaps in the records, "
+        f"{info} informational and {other} are at risk or could not be evaluated for {g.label} "
+        f"over {g.scope.analysis.label()}, measured on {g.version_basis}. Targets come from the "
         "model's SLO definitions, the metrics declared for the version at release "
         "(model_versions.declared_metrics, the same number as the EU AI Act Art. 13(3)(b)(ii) "
         "declared level) and documented defaults of the analyses. SLOs are judged over their own "
@@ -762,9 +869,9 @@ def drift_section(
     s = g.drift.frame("summary").row(0, named=True) if g.drift.frame("summary").height else None
     if s and not s["n_baseline"]:
         b.paragraph(
-            "The baseline window holds no rows of this scope (for a pinned version: it did not "
-            "serve before the period), so drift cannot be judged; the card's stability check is "
-            "not evaluated."
+            f"No baseline for this version: the baseline window holds no rows of version "
+            f"{g.version} (it did not serve before the period), so drift cannot be judged; the "
+            "card's stability check is not evaluated."
         )
     elif s:
         b.paragraph(
@@ -815,9 +922,12 @@ def fairness_section(b: ReportBuilder, g: Gathered, *, level: int = 2, charts_fo
             f"labelled ({pct(cov['label_coverage'])}); the positive class is "
             f"'{cov['positive_class']}'. Selection rate = selected ÷ assessed; impact ratio = a "
             "group's selection rate ÷ the reference group's (the group with the highest rate). "
-            "Groups with fewer than 30 individuals are counted but not compared. A group is "
-            "flagged when its ratio is below four-fifths, significant after Holm correction and "
-            "its bootstrap interval excludes 1."
+            "Groups with fewer than 30 individuals are counted but not compared. The adjusted p "
+            "tests each group's selection rate against the rest of its comparison set (all other "
+            "groups pooled), not against the reference group of the impact ratio; it is "
+            f"{cov['correction']}-corrected. A group is flagged when its ratio is below four-fifths, its rate is "
+            "significantly below the rest of the set and its bootstrap interval excludes 1. "
+            f"Counted on {traffic_of(g)}."
         )
     comparisons = list(dict.fromkeys(f.frame("groups")["comparison"].to_list()))
     for i, comp in enumerate(comparisons):
@@ -836,7 +946,7 @@ def fairness_section(b: ReportBuilder, g: Gathered, *, level: int = 2, charts_fo
             pl.col("selection_rate").alias("Selection rate"),
             pl.col("impact_ratio").alias("Impact ratio"),
             pl.col("ratio_interval").alias("95% interval"),
-            pl.col("p_adjusted").alias("Adj. p"),
+            pl.col("p_adjusted").alias("Adj. p (vs rest of set)"),
             pl.col("status").alias("Status"),
             (pl.col("status") == "flagged").alias("_bad"),
         )
@@ -844,7 +954,13 @@ def fairness_section(b: ReportBuilder, g: Gathered, *, level: int = 2, charts_fo
             shown,
             caption=f"Selection rates and impact ratios by {comp}",
             widths=[2.2, 1.0, 0.9, 0.9, 0.8, 1.1, 0.8, 1.3],
-            numeric=["Individuals", "Selected", "Selection rate", "Impact ratio", "Adj. p"],
+            numeric=[
+                "Individuals",
+                "Selected",
+                "Selection rate",
+                "Impact ratio",
+                "Adj. p (vs rest of set)",
+            ],
             highlight="_bad",
             evidence="fairness/cells" if has(f, "fairness/cells") else None,
         )
@@ -1079,8 +1195,7 @@ def build(ctx: Context) -> ReportBuilder:
             report_type="MODEL CARD AND MODEL RISK REPORT",
             template=TEMPLATE,
             title=f"Model card: {g.label}",
-            subtitle=f"{m['model_id']} · {g.scope.analysis.label()} · "
-            f"{'version ' + g.version + ' only' if g.version_pinned else 'all versions served'}",
+            subtitle=f"{m['model_id']} · {g.scope.analysis.label()} · {g.version_basis}",
         )
     )
     add_evidence(b, g)
