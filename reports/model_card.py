@@ -1094,7 +1094,7 @@ def operations_tables(b: ReportBuilder, g: Gathered, *, incidents: bool = True) 
         )
         b.table(
             shown,
-            caption="Incidents of the model opened in the period",
+            caption="Incidents of the model opened in the period (model-wide: all versions)",
             widths=[1.1, 0.5, 0.8, 2.6, 1.2, 0.6, 0.7],
             evidence="ops/incidents" if has(g.ops, "ops/incidents") else None,
         )
@@ -1425,8 +1425,10 @@ def _training_data(b: ReportBuilder, g: Gathered) -> None:
 def _quantitative(b: ReportBuilder, g: Gathered) -> None:
     b.section("8. Quantitative analyses")
     b.paragraph(
-        f"Every indicator over the period against the baseline window ({baseline_text(g)}). "
-        "A change is worse or better only when it is significant at the 5% level."
+        f"Every indicator of {traffic_of(g)} over the period against the same version's "
+        f"traffic in the baseline window ({baseline_text(g)}; no baseline when the version did "
+        "not serve then). A change is worse or better only when it is significant at the 5% "
+        "level."
     )
     b.table(
         kpi_rows(g),
