@@ -9,7 +9,7 @@ from commands.shared import EXIT_FAIL, EXIT_OK, fail, print_json
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports.generate import ReportRequest, generate, kinds
+    from reports.generate import ReportRequest, default_data_bound, generate, kinds
     from warehouse.store import Warehouse
 
     catalog = kinds()
@@ -27,7 +27,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         request = ReportRequest(
             kind=args.kind,
             params=params,
-            as_of_batch=snap.as_of_batch if args.as_of_batch is None else args.as_of_batch,
+            as_of_batch=default_data_bound(wh) if args.as_of_batch is None else args.as_of_batch,
             prepared_by=args.prepared_by or args.actor,
             entity=args.entity,
             supersedes=args.supersedes,

@@ -28,7 +28,10 @@ view = header(
     "Signed PDF evidence generated from the warehouse under the sidebar's data bound",
 )
 snap, scope = view.snapshot, view.scope
-bound = scope.as_of_batch if scope.as_of_batch is not None else snap.as_of_batch
+view_bound = scope.as_of_batch if scope.as_of_batch is not None else snap.as_of_batch
+# A new report's data bound: the sidebar's, or by default the newest batch that brought data
+# (not the ledger batch of the report generated before it).
+bound = data_reports.data_bound(snap, view_bound) if view_bound == snap.as_of_batch else view_bound
 home = data.home()
 catalog = kinds()
 
@@ -127,7 +130,7 @@ with generate_tab:
                 st.image(png, caption="First page", width=620)
 
 with history_tab:
-    result = data_reports.history(snap, bound)
+    result = data_reports.history(snap, view_bound)
     reports = result.frame("reports")
     if reports.height == 0:
         st.caption("No report has been generated under this data bound yet.")

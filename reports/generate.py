@@ -177,6 +177,28 @@ def _chain_summary(cur: duckdb.DuckDBPyConnection, as_of_batch: int) -> dict[str
     return {"ok": ok, "summary": words, "head_seq": seq, "head_hash": entry}
 
 
+def data_bound_at(con: duckdb.DuckDBPyConnection, as_of_batch: int) -> int:
+    """The newest batch at or below ``as_of_batch`` that is not a report's own ledger entry.
+
+    Generating a report adds a ledger batch; were that the next report's default bound, the
+    same command run twice would give two report ids for the same data."""
+    with con.cursor() as cur:
+        row = cur.sql(
+            "SELECT max(batch_id) FROM ingest_batches WHERE batch_id <= $b AND operation <> 'report'",
+            params={"b": as_of_batch},
+        ).fetchall()
+    return as_of_batch if not row or row[0][0] is None else int(row[0][0])
+
+
+def default_data_bound(wh: Warehouse) -> int:
+    """A report's default data bound: :func:`data_bound_at` the newest published batch."""
+    snap = wh.current_snapshot()
+    if snap is None:
+        raise ValueError(f"no warehouse at {wh.home}: run `attest init` or `attest sample`")
+    with contextlib.closing(wh.connect(snap)) as con:
+        return data_bound_at(con, snap.as_of_batch)
+
+
 def render(wh: Warehouse, request: ReportRequest) -> BuiltReport:
     """The report's PDF and manifest; equal requests give equal bytes (same code version)."""
     catalog = kinds()
@@ -373,6 +395,8 @@ __all__ = [
     "GeneratedReport",
     "ReportKind",
     "ReportRequest",
+    "data_bound_at",
+    "default_data_bound",
     "default_file_name",
     "generate",
     "kinds",

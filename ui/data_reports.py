@@ -12,8 +12,19 @@ from analytics.report_catalog import (
     version_choices,
 )
 from analytics.result import Result
+from reports.generate import data_bound_at
 from ui.data import connection
 from warehouse.store import SnapshotInfo
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _data_bound(snapshot_path: str, as_of_batch: int, _snap: SnapshotInfo) -> int:
+    return data_bound_at(connection(_snap), as_of_batch)
+
+
+def data_bound(snap: SnapshotInfo, as_of_batch: int) -> int:
+    """The newest batch at or below ``as_of_batch`` that is not a report's own ledger entry."""
+    return _data_bound(str(snap.path), as_of_batch, snap)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
