@@ -198,6 +198,18 @@ def _from_persisted(rows: pl.DataFrame, model: str, version: str) -> Importances
     return Importances(frame, source, model, version, note)
 
 
+def _shares(
+    features: list[str], values: np.ndarray, source: str, lm: registry.LoadedModel
+) -> Importances:
+    """Shares of the artifact's importances, or none when they are all zero or missing (equal
+    shares would rank features as if the model had told us something)."""
+    v = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    if not (v > 0).any():
+        note = f"{source.removeprefix('artifact: ')} are all zero or missing"
+        return Importances(empty_frame(), "none", lm.model, lm.version, note)
+    return Importances(shares_frame(features, values), source, lm.model, lm.version)
+
+
 def artifact_importances(rec: Recorder, lm: registry.LoadedModel) -> Importances:
     """Importances read from the loaded artifact itself (gain, impurity or |coef| x std)."""
     src = np.asarray(lm.source_of)
@@ -212,11 +224,11 @@ def artifact_importances(rec: Recorder, lm: registry.LoadedModel) -> Importances
         gain = booster.feature_importance(importance_type="gain")
         values = by_feature(np.asarray(gain, dtype=np.float64))
         source = f"artifact: LightGBM gain importances of {lm.model} {lm.version}"
-        return Importances(shares_frame(features, values), source, lm.model, lm.version)
+        return _shares(features, values, source, lm)
     if fam == "tree":
         values = by_feature(np.asarray(lm.final.feature_importances_, dtype=np.float64))
         source = f"artifact: impurity importances of {lm.model} {lm.version}"
-        return Importances(shares_frame(features, values), source, lm.model, lm.version)
+        return _shares(features, values, source, lm)
     if fam == "linear":
         coef = np.atleast_2d(np.asarray(lm.final.coef_, dtype=np.float64))  # (classes|1, cols)
         sample = logged_sample(
@@ -243,7 +255,7 @@ def artifact_importances(rec: Recorder, lm: registry.LoadedModel) -> Importances
         else:
             values = by_feature(np.abs(coef).mean(axis=0))
             source = f"artifact: |coef| on the model's scaled inputs of {lm.model} {lm.version}"
-        return Importances(shares_frame(features, values), source, lm.model, lm.version)
+        return _shares(features, values, source, lm)
     return Importances(
         empty_frame(),
         "none",

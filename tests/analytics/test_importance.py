@@ -123,3 +123,18 @@ def test_shares_frame_ties_and_zeros() -> None:
     assert df.rows() == [("a", 0.5, 1), ("b", 0.5, 2), ("c", 0.0, 3)]
     flat = shares_frame(["x", "y"], np.zeros(2))  # nothing learnt: equal shares, not NaN
     assert flat["importance"].to_list() == [0.5, 0.5]
+
+
+def test_an_artifact_without_any_importance_gives_none_not_equal_shares() -> None:
+    """A tree model that never split (all gains 0) says nothing about its features: no ranking
+    rather than equal shares that read like one."""
+    from types import SimpleNamespace
+
+    from analytics.importance import _shares
+
+    lm = SimpleNamespace(model="m", version="1")
+    src = "artifact: LightGBM gain importances of m 1"
+    flat = _shares(["x", "y"], np.array([0.0, np.nan]), src, lm)  # type: ignore[arg-type]
+    assert flat.source == "none" and not flat.available and "all zero" in flat.note
+    real = _shares(["x", "y"], np.array([3.0, 1.0]), src, lm)  # type: ignore[arg-type]
+    assert real.source == src and real.frame["importance"].to_list() == [0.75, 0.25]
