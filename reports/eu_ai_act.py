@@ -739,7 +739,7 @@ def build_annex_iv(ctx: Context) -> ReportBuilder:
             template=ANNEX_IV_TEMPLATE,
             title=f"Technical documentation (Annex IV): {g.label}",
             subtitle=f"{g.model['model_id']} · draft from the warehouse, evidence "
-            f"{g.scope.analysis.label()} · gaps marked for the provider",
+            f"{g.scope.analysis.label()}, {g.version_basis} · gaps marked for the provider",
         )
     )
     add_evidence(b, g)

@@ -182,6 +182,13 @@ def test_pmm_numbers_equal_the_results(pmm: dict[str, Any], results: dict[str, A
     # Declared 0.8501 for 2.0; the period's accuracy of 2.0's own traffic with its interval
     # and n, and the verdict; 2.0 did not serve in the baseline window: no baseline.
     assert acc["baseline"] is None
+    # Which version's traffic is measured is said on the cover and in the plan.
+    chosen = "version 2.0 only (chosen: it served the most requests in the period, "
+    assert chosen in text
+    assert (
+        f"served in the period (model-wide). Performance, SLOs, subgroups, drift and logging (sections 3–8) measure {chosen}"
+        in text
+    )
     assert re.search(
         rf"Accuracy \(accuracy\) 0\.8501 {acc['current']:.4f} \(95% CI [\d.]+–[\d.]+, n = "
         rf"{acc['n_current']:,}\) no baseline for this version FAIL",
@@ -204,6 +211,7 @@ def test_pmm_numbers_equal_the_results(pmm: dict[str, Any], results: dict[str, A
 
 def test_annex_iv_goes_point_by_point_and_registers_the_gaps(annex: dict[str, Any]) -> None:
     text = annex["text"]
+    assert "version 2.0 only (chosen: it served the most requests in the period, " in text
     for heading in (
         "EU AI ACT ANNEX IV TECHNICAL DOCUMENTATION (DRAFT)",
         "About this draft",
