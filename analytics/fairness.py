@@ -1024,13 +1024,14 @@ def findings(result: Result, cfg: FairnessConfig) -> list[Finding]:
     # Single attributes before their intersections, the lowest ratio first.
     d = d.with_columns(pl.col("comparison").str.contains(CROSS, literal=True).alias("_inter"))
     d = d.sort("_inter", "ratio")
+    level = f"{1 - cfg.alpha:.0%}"
     for r in d.filter(pl.col("flagged")).iter_rows(named=True):
         out.append(
             Finding(
                 "critical",
                 f"{r['group']} ({r['comparison']}): selection rate {_pct(r['value'])} against "
                 f"{_pct(r['reference_value'])} for {r['reference_group']}: impact ratio "
-                f"{r['ratio']:.3f} (95% interval {r['ratio_lo']:.3f}–{r['ratio_hi']:.3f}), below "
+                f"{r['ratio']:.3f} ({level} interval {r['ratio_lo']:.3f}–{r['ratio_hi']:.3f}), below "
                 f"four-fifths and significant after {cov['correction']} correction "
                 f"(p = {r['p_adjusted']:.2g}).",
                 subject=r["group"],

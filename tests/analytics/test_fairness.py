@@ -588,3 +588,14 @@ def test_scores_without_a_logged_threshold_still_count_as_scores() -> None:
     assert a["scored"] == 80 and a["share_above_median"] == 1.0
     assert a["share_above_threshold"] == 1.0  # 40 of the 40 with a threshold
     assert b["share_above_threshold"] == 0.0 and b["share_above_median"] == 0.0
+
+
+def test_findings_name_the_configured_interval_level(
+    demo_con: Any, demo_key: dict[str, Any]
+) -> None:
+    biased = demo_key["scenarios"]["bias"]["biased_version"]
+    cfg = FairnessConfig(alpha=0.1)
+    result = group_fairness(demo_con, _scope(demo_key, biased), ["sex"], config=cfg)
+    messages = [f.message for f in result.findings]
+    assert any("90% interval" in m for m in messages)
+    assert not any("95% interval" in m for m in messages)
