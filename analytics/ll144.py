@@ -10,7 +10,9 @@ The calculations (research/regulatory-reports.md §4.3-4.5):
   above (ties at the median do not count); IR as above with scoring rates;
 - three tables: sex, race/ethnicity (EEO-1 Component 1 categories) and their 14 intersections;
 - unknown category: blank, missing or not an EEO-1 category (e.g. non-binary for sex) is
-  *unknown*: excluded from the rates and ratios, and counted (by sex, race, both, either);
+  *unknown*: excluded from the rates and ratios, and counted (by sex, race, both, either). Each
+  table leaves out only its own unknowns: the sex table the unknown sex, the race/ethnicity
+  table the unknown race/ethnicity, the intersectional table either;
 - §5-301(d): a category under 2% of the audit data (N_audit, unknowns included unless
   ``share_base="known"``) *may* be excluded from the impact ratios by the auditor, with a
   justification. The tool proposes candidates; only ``exclusions`` (category -> justification)
@@ -43,7 +45,7 @@ from analytics.fairness import (
     served_rows,
     with_attributes,
 )
-from analytics.kpis import model_info, resolve_scope, run
+from analytics.kpis import failed_flag, model_info, resolve_scope, run
 from analytics.result import Finding, Recorder, Result
 from analytics.scope import Scope
 
@@ -61,9 +63,27 @@ HISPANIC = RACE_CATEGORIES[0]
 NOT_HISPANIC = "Not Hispanic or Latino"
 EXCLUSION_SHARE = 0.02  # §5-301(d)
 SMALL_SAMPLE = 30  # supplementary sample-size warning (research §4.10)
+# The note under each table (DCWP example wording): each table leaves out only the individuals
+# whose category *it* needs: Table 1 the unknown sex, Table 2 the unknown race/ethnicity, the
+# intersectional table both (unknown sex or race/ethnicity).
+UNKNOWN_NOTES = {
+    "sex": "The AEDT was also used to assess {u:,} individuals with an unknown sex category. "
+    "Data on those individuals was not included in the calculations above.",
+    "race_ethnicity": "The AEDT was also used to assess {u:,} individuals with an unknown "
+    "race/ethnicity category. Data on those individuals was not included in the calculations "
+    "above.",
+    "intersectional": "The AEDT was also used to assess {u:,} individuals with an unknown sex or "
+    "race/ethnicity category. Data on those individuals was not included in the calculations "
+    "above.",
+}
+UNKNOWN_KEYS = {"sex": "sex", "race_ethnicity": "race_ethnicity", "intersectional": "either"}
+# One statement for all three tables (pages, CLI, findings).
 UNKNOWN_NOTE = (
-    "The AEDT was also used to assess {u:,} individuals with an unknown sex or race/ethnicity "
-    "category. Data on those individuals was not included in the calculations above."
+    "The AEDT was also used to assess {either:,} individuals with an unknown sex or "
+    "race/ethnicity category (unknown sex {sex:,}; unknown race/ethnicity {race_ethnicity:,}; "
+    "both {both:,}). The sex table leaves out the {sex:,} with an unknown sex, the "
+    "race/ethnicity table the {race_ethnicity:,} with an unknown race/ethnicity, and the "
+    "intersectional table all {either:,}."
 )
 TABLES = ("sex", "race_ethnicity", "intersectional")
 
@@ -135,7 +155,9 @@ class LL144Audit:
     period_last_day: str
     data_first_ts: datetime | None
     data_last_ts: datetime | None
-    distribution_dates: dict[str, str]  # version -> first day it was served in this warehouse
+    # version -> the day of its first served request in this warehouse (all of the model's
+    # events under the data bound, not only the audit period)
+    distribution_dates: dict[str, str]
     data_source: str
     as_of_batch: int | None
     snapshot_id: int | None
@@ -146,7 +168,8 @@ class LL144Audit:
     tables: dict[str, pl.DataFrame]
     exclusions: pl.DataFrame
     methodology: tuple[str, ...]
-    unknown_note: str
+    unknown_note: str  # all three tables: the counts each one leaves out
+    unknown_notes: dict[str, str]  # table -> the note printed under that table
     config: LL144Config
     result: Result
 
@@ -172,6 +195,7 @@ class LL144Audit:
             "exclusions": self.exclusions.to_dicts(),
             "methodology": list(self.methodology),
             "unknown_note": self.unknown_note,
+            "unknown_notes": self.unknown_notes,
             "config": {
                 "mode": self.config.mode,
                 "exclusions": dict(self.config.exclusions),
@@ -383,7 +407,8 @@ def methodology(cfg: LL144Config, median: float | None) -> tuple[str, ...]:
         "the impact ratios; only the auditor's decisions, with a justification, exclude one.",
         "Rates and ratios are kept at full precision; shown as % with 2 decimals and ratios with "
         "3 decimals.",
-        "Distribution date: the first day each version was served in this warehouse; the "
+        "Distribution date: the first day each version was served in this warehouse (its "
+        "first served request under the data bound, also before the audit period); the "
         "employer confirms the date it began using the AEDT.",
         "Supplementary, not required by LL144: the UGESP four-fifths rule of thumb (29 CFR "
         "1607.4(D)) is informational; LL144 sets no pass/fail threshold.",
@@ -436,6 +461,19 @@ def ll144_audit(
         "ll144/data_span",
         ev.group_by("model_version").aggregate(first=ev.ts.min(), last=ev.ts.max()),
     )
+    # The distribution date is when a version began to be used, not when the audit period
+    # starts: its first served request over all of the model's events under the data bound.
+    served = bounded(rec, "inference_events")
+    served = served.filter(
+        (served.model_id == model)
+        & ~failed_flag(served, cfg.failed_statuses)
+        & served.prediction.notnull()
+    )
+    first_served = run(
+        rec,
+        "ll144/distribution_dates",
+        served.group_by("model_version").aggregate(first=served.ts.min()),
+    )
     reg = bounded(rec, "models")
     names = run(
         rec,
@@ -446,9 +484,11 @@ def ll144_audit(
     assessed = int(counts["n"].sum()) if counts.height else 0
     first = span["first"].min() if span.height else None
     last = span["last"].max() if span.height else None
+    audited = set(span["model_version"].to_list())
     dist = {
         r["model_version"]: f"{r['first']:%Y-%m-%d}"
-        for r in span.sort("first").iter_rows(named=True)
+        for r in first_served.sort("first", "model_version").iter_rows(named=True)
+        if r["model_version"] in audited
     }
     versions = scope.versions or tuple(sorted(dist))
     source = (
@@ -498,7 +538,8 @@ def ll144_audit(
         tables=tables,
         exclusions=excl,
         methodology=methodology(cfg, median),
-        unknown_note=UNKNOWN_NOTE.format(u=unknown["either"]),
+        unknown_note=UNKNOWN_NOTE.format(**unknown),
+        unknown_notes={t: UNKNOWN_NOTES[t].format(u=unknown[k]) for t, k in UNKNOWN_KEYS.items()},
         config=cfg,
         result=result,
     )
@@ -529,7 +570,7 @@ def _findings(
                 )
             )
     if unknown["either"]:
-        out.append(Finding("info", UNKNOWN_NOTE.format(u=unknown["either"])))
+        out.append(Finding("info", UNKNOWN_NOTE.format(**unknown)))
     return out
 
 

@@ -16,7 +16,14 @@ from typing import Any
 
 import polars as pl
 
-from analytics.ll144 import LL144Audit, LL144Config, fmt_rate, fmt_ratio, ll144_audit
+from analytics.ll144 import (
+    UNKNOWN_KEYS,
+    LL144Audit,
+    LL144Config,
+    fmt_rate,
+    fmt_ratio,
+    ll144_audit,
+)
 from analytics.result import Recorder, Result
 from analytics.scope import Scope, Window
 from reports.charts import fairness as fairness_charts
@@ -32,6 +39,11 @@ TABLE_TITLES = {
     "intersectional": "Table 3: Intersectional",
 }
 MODES = ("selection", "scoring")
+SUMMARY_UNKNOWN = {
+    "sex": "sex",
+    "race_ethnicity": "race/ethnicity",
+    "intersectional": "sex or race/ethnicity",
+}
 
 _AEDT_SQL = """
 SELECT model_id, display_name, task, owner, team, ll144_aedt, intended_use, default_version
@@ -354,10 +366,11 @@ def _data(b: ReportBuilder, audit: LL144Audit) -> None:
             ("First and last decision", f"{_ts(audit.data_first_ts)} – {_ts(audit.data_last_ts)}"),
             ("Individuals assessed (N)", f"{audit.assessed:,}"),
             ("N_audit (base of the 2% shares)", f"{audit.n_audit:,}"),
-            ("Unknown sex", f"{u['sex']:,}"),
-            ("Unknown race/ethnicity", f"{u['race_ethnicity']:,}"),
+            ("Unknown sex", f"{u['sex']:,} (not in Table 1 or Table 3)"),
+            ("Unknown race/ethnicity", f"{u['race_ethnicity']:,} (not in Table 2 or Table 3)"),
             ("Unknown both", f"{u['both']:,}"),
-            ("Unknown sex or race/ethnicity (not in the calculations)", f"{u['either']:,}"),
+            ("Unknown sex or race/ethnicity", f"{u['either']:,} = {u['sex']:,} + "
+             f"{u['race_ethnicity']:,} − {u['both']:,} (not in Table 3)"),
         ],
         widths=(0.4, 0.6),
     )  # fmt: skip
@@ -417,7 +430,7 @@ def _tables(b: ReportBuilder, audit: LL144Audit) -> None:
             numeric=[c for c in frame.columns if c.startswith("#") or "rate" in c or "ratio" in c],
             evidence="ll144/counts",
         )
-    b.paragraph(audit.unknown_note)
+        b.paragraph(audit.unknown_notes[name])
 
 
 def _excluded(b: ReportBuilder, audit: LL144Audit) -> None:
@@ -480,23 +493,24 @@ def _supplementary(b: ReportBuilder, audit: LL144Audit) -> None:
 
 def _summary(b: ReportBuilder, audit: LL144Audit) -> None:
     b.page_break()
-    b.section("8. Public summary of the bias audit (draft for posting, §5-303)")
+    b.section("8. Public summary of the bias audit (§5-303 draft)")
+    # One page (research spec §4.8 item 12): short texts, the unknowns in the table captions.
     b.paragraph(
-        "The summary the employer posts on the employment section of its website before using "
-        "the AEDT, and keeps posted at least 6 months after its latest use. The auditor "
-        "completes the date of the audit.",
+        "To post on the employment section of the website before use and keep posted at least "
+        "6 months after the latest use.",
         style="small",
     )
     dist = "; ".join(f"{v}: {d}" for v, d in audit.distribution_dates.items())
     rate = "selection" if audit.mode == "selection" else "scoring"
+    u = audit.unknown
     b.key_values(
         [
             ("1. Date of the most recent bias audit", "to be completed by the independent auditor"),
             ("2. Source and explanation of the data", audit.data_source),
             (
                 "3. Individuals assessed with an unknown category",
-                f"{audit.unknown['either']:,} (unknown sex {audit.unknown['sex']:,}; unknown "
-                f"race/ethnicity {audit.unknown['race_ethnicity']:,})",
+                f"unknown sex {u['sex']:,}; unknown race/ethnicity {u['race_ethnicity']:,}; "
+                f"both {u['both']:,}; either {u['either']:,}",
             ),
             (
                 "4. Applicants, rates and impact ratios",
@@ -518,12 +532,13 @@ def _summary(b: ReportBuilder, audit: LL144Audit) -> None:
             )
         b.table(
             frame,
-            caption=f"Summary {title.lower()}",
-            widths=[46, 14, 14, 13, 13] if audit.mode == "selection" else [52, 16, 16, 16],
+            caption=f"{title}; not included: {u[UNKNOWN_KEYS[name]]:,} individuals with an "
+            f"unknown {SUMMARY_UNKNOWN[name]}",
+            # The longest intersection (NHOPI Female) on one line: 58% of the width.
+            widths=[58, 10.5, 10.5, 10.5, 10.5] if audit.mode == "selection" else [58, 14, 14, 14],
             numeric=[c for c in frame.columns if c != "Category"],
             evidence="ll144/counts",
         )
-    b.paragraph(audit.unknown_note, style="small")
     excluded = audit.exclusions.filter(pl.col("excluded"))
     if excluded.height:
         b.paragraph(
@@ -538,8 +553,7 @@ def _summary(b: ReportBuilder, audit: LL144Audit) -> None:
         )
     if audit.exclusions.height:
         b.paragraph(
-            "Categories under 2% of the data are listed with their applicants and rate in "
-            "section 6; the auditor's justification is added for any category excluded.",
+            "Categories under 2% of the data are listed with applicants and rate in section 6.",
             style="small",
         )
 

@@ -279,3 +279,90 @@ def test_demo_answer_key(demo_con: Any, demo_key: dict[str, Any], version: str) 
     race = _by_cat(audit.tables["race_ethnicity"])
     assert race[small]["proposed_exclusion"] and not race[small]["excluded"]
     assert set(race) == set(RACE_CATEGORIES)
+
+
+# ------------------------------------------------------------------------ distribution date, unknowns
+
+MODEL = "candidate-screener"
+SERVED_SQL = """
+SELECT e.model_version, e.ts, s.sex, s.race_ethnicity
+FROM inference_events e
+LEFT JOIN sensitive."candidate-screener" s ON s.request_id = e.request_id AND s.batch_id <= $b
+WHERE e.model_id = $m AND e.batch_id <= $b AND e.prediction IS NOT NULL
+  AND COALESCE(e.status NOT IN ('error', 'timeout'), TRUE)
+"""
+
+
+def _served(demo_con: Any, bound: int) -> pl.DataFrame:
+    """Every served request of the demo AEDT under the bound, read with plain SQL."""
+    with demo_con.cursor() as cur:
+        return cur.sql(SERVED_SQL, params={"b": bound, "m": MODEL}).pl()
+
+
+def test_distribution_date_is_the_first_served_request_not_the_window_start(
+    demo_con: Any, demo_key: dict[str, Any], demo_bound: int
+) -> None:
+    """The audit window starts a month after version 1.0 was first served: its distribution
+    date is still the day of its first served request (2026-05-01), not the window start."""
+    served = _served(demo_con, demo_bound)
+    first = {
+        r["model_version"]: f"{r['ts']:%Y-%m-%d}"
+        for r in served.group_by("model_version").agg(pl.col("ts").min()).iter_rows(named=True)
+    }
+    assert first["1.0"] == "2026-05-01" == demo_key["scenarios"]["bias"]["served"]["1.0"][0][:10]
+    window = Window.days(date(2026, 6, 1), date(2026, 10, 27))
+    audit = ll144_audit(demo_con, Scope(model=MODEL, analysis=window, as_of_batch=demo_bound))
+    assert audit.data_first_ts is not None and audit.data_first_ts.date() >= date(2026, 6, 1)
+    assert audit.distribution_dates == first  # every version, not the window's first day
+    assert "ll144/distribution_dates" in {e.name for e in audit.result.evidence}
+    # One version in scope: only its date, from before the window too.
+    only = ll144_audit(
+        demo_con, Scope(model=MODEL, analysis=window, versions=("1.0",), as_of_batch=demo_bound)
+    )
+    assert only.distribution_dates == {"1.0": "2026-05-01"}
+
+
+def test_each_table_leaves_out_only_its_own_unknowns(demo_con: Any, demo_bound: int) -> None:
+    """Hand count on the same rows: Table 1 excludes the unknown sex only, Table 2 the unknown
+    race/ethnicity only, the intersectional table either; the notes say exactly that."""
+    window = Window.days(date(2026, 6, 1), date(2026, 10, 27))
+    rows = _served(demo_con, demo_bound).filter(
+        (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
+    )
+    sexes = {"male", "female"}
+    races = {r.casefold() for r in RACE_CATEGORIES}
+    us = ~pl.col("sex").str.strip_chars().str.to_lowercase().is_in(sexes).fill_null(False)
+    ur = ~pl.col("race_ethnicity").str.strip_chars().str.to_lowercase().is_in(races).fill_null(
+        False
+    )
+    hand = rows.select(
+        sex=us.sum(), race_ethnicity=ur.sum(), both=(us & ur).sum(), either=(us | ur).sum()
+    ).row(0, named=True)
+    assert 0 < hand["both"] < min(hand["sex"], hand["race_ethnicity"])  # the demo overlaps
+    assert hand["either"] == hand["sex"] + hand["race_ethnicity"] - hand["both"]
+    audit = ll144_audit(demo_con, Scope(model=MODEL, analysis=window, as_of_batch=demo_bound))
+    assert audit.assessed == rows.height
+    assert audit.unknown == hand
+    t = audit.tables
+    assert int(t["sex"]["applicants"].sum()) == rows.height - hand["sex"]
+    assert int(t["race_ethnicity"]["applicants"].sum()) == rows.height - hand["race_ethnicity"]
+    assert int(t["intersectional"]["applicants"].sum()) == rows.height - hand["either"]
+    notes = audit.unknown_notes
+    assert f"assess {hand['sex']:,} individuals with an unknown sex category" in notes["sex"]
+    assert (
+        f"assess {hand['race_ethnicity']:,} individuals with an unknown race/ethnicity category"
+        in notes["race_ethnicity"]
+    )
+    assert (
+        f"assess {hand['either']:,} individuals with an unknown sex or race/ethnicity category"
+        in notes["intersectional"]
+    )
+    for note in notes.values():
+        assert note.endswith(
+            "Data on those individuals was not included in the calculations above."
+        )
+    assert (
+        f"(unknown sex {hand['sex']:,}; unknown race/ethnicity {hand['race_ethnicity']:,}; "
+        f"both {hand['both']:,})" in audit.unknown_note
+    )
+    assert audit.to_dict()["unknown_notes"] == notes

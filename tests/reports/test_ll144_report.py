@@ -223,7 +223,8 @@ def test_numbers_equal_the_ll144_result(
     assert f"Individuals assessed (N) {audit.assessed:,}" in text
     assert f"Unknown sex {audit.unknown['sex']:,}" in text
     assert f"Unknown race/ethnicity {audit.unknown['race_ethnicity']:,}" in text
-    assert audit.unknown_note in text
+    for note in audit.unknown_notes.values():
+        assert note in text, note
     for name in ("sex", "race_ethnicity"):
         for r in audit.tables[name].iter_rows(named=True):
             row = (
@@ -411,3 +412,86 @@ def test_cli_generates_the_workbook(home: Path, tmp_path: Path) -> None:  # noqa
     )
     assert cli.returncode == 0, cli.stderr
     assert out.exists() and (tmp_path / "w.pdf.sig.json").exists()
+
+
+def _pages(pdf: bytes) -> list[str]:
+    return [re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_distribution_date_unknowns_per_table_and_one_page_summary(
+    home: Path,  # noqa: F811
+    bound: int,  # noqa: F811
+) -> None:
+    """An audit window starting a month after version 1.0 was first served (2026-05-01):
+    the distribution date printed is that first day, not the window start. Under each table
+    the count it leaves out (Table 1 unknown sex, Table 2 unknown race/ethnicity, Table 3
+    either), recounted from the events; summary item 3 shows the overlap; the public summary
+    is one page."""
+    first = date(2026, 6, 1)
+    params = {**PARAMS, "from": f"{first}"}
+    built = render(Warehouse(home), ReportRequest(kind="ll144", params=params, as_of_batch=bound))
+    pages = _pages(built.pdf)
+    text = " ".join(pages)
+    with contextlib.closing(Warehouse(home).connect()) as con, con.cursor() as cur:
+        firsts = dict(
+            cur.sql(
+                "SELECT model_version, strftime(min(ts), '%Y-%m-%d') FROM inference_events "
+                "WHERE model_id = $m AND batch_id <= $b AND prediction IS NOT NULL "
+                "AND COALESCE(status NOT IN ('error', 'timeout'), TRUE) GROUP BY 1",
+                params={"m": MODEL, "b": bound},
+            ).fetchall()
+        )
+        sexes = ["male", "female"]
+        races = [r.casefold() for r in RACES]
+        us, ur, both, either = cur.sql(
+            """
+            WITH r AS (
+                SELECT COALESCE(lower(trim(s.sex)) IN (SELECT unnest($sexes)), FALSE) AS ks,
+                       COALESCE(lower(trim(s.race_ethnicity)) IN (SELECT unnest($races)), FALSE)
+                           AS kr
+                FROM inference_events e
+                LEFT JOIN sensitive."candidate-screener" s
+                    ON s.request_id = e.request_id AND s.batch_id <= $b
+                WHERE e.model_id = $m AND e.batch_id <= $b AND e.prediction IS NOT NULL
+                  AND COALESCE(e.status NOT IN ('error', 'timeout'), TRUE)
+                  AND e.ts >= $start AND e.ts < $end
+            )
+            SELECT count(*) FILTER (WHERE NOT ks), count(*) FILTER (WHERE NOT kr),
+                   count(*) FILTER (WHERE NOT ks AND NOT kr), count(*) FILTER (WHERE NOT ks OR NOT kr)
+            FROM r
+            """,
+            params={
+                "m": MODEL, "b": bound, "sexes": sexes, "races": races,
+                "start": Window.days(first, LAST).start, "end": Window.days(first, LAST).end,
+            },
+        ).fetchall()[0]  # fmt: skip
+    assert firsts["1.0"] == "2026-05-01"
+    dist = "; ".join(f"version {v}: {d}" for v, d in sorted(firsts.items()))
+    assert f"Distribution date {dist}" in text
+    assert "5. Distribution date of the AEDT " + dist.replace("version ", "") in text
+    assert "version 1.0: 2026-06-01" not in text
+    # The note under each table names what that table leaves out, in order.
+    notes = [
+        f"assess {us:,} individuals with an unknown sex category",
+        f"assess {ur:,} individuals with an unknown race/ethnicity category",
+        f"assess {either:,} individuals with an unknown sex or race/ethnicity category",
+    ]
+    body = text.index("5. Impact ratios", text.index("5. Impact ratios") + 1)  # after contents
+    at = [text.index(h, body) for h in ("Table 1: Sex", "Table 2: Race/ethnicity",
+                                  "Table 3: Intersectional", "6. Categories under 2%")]  # fmt: skip
+    for note, start, end in zip(notes, at[:-1], at[1:], strict=True):
+        assert note in text[start:end], note
+    assert 0 < both < min(us, ur) and either == us + ur - both
+    item3 = (
+        f"3. Individuals assessed with an unknown category unknown sex {us:,}; "
+        f"unknown race/ethnicity {ur:,}; both {both:,}; either {either:,}"
+    )
+    assert item3 in text
+    for n, what in ((us, "sex"), (ur, "race/ethnicity"), (either, "sex or race/ethnicity")):
+        assert f"not included: {n:,} individuals with an unknown {what}." in text, what
+    # The public summary is one page: the page after it is the appendix.
+    k = next(i for i, p in enumerate(pages) if "8. Public summary of the bias audit" in p
+             and "Contents" not in p)  # fmt: skip
+    assert "Table 3: Intersectional; not included" in pages[k]
+    assert "Categories under 2% of the data are listed" in pages[k]
+    assert "Appendix: evidence manifest" in pages[k + 1]  # nothing spilled onto a 2nd page
