@@ -55,15 +55,11 @@ from reports.model_card import (
     versions_table,
 )
 from reports.pdf import ReportBuilder
+from reports.regulation import AI_ACT_APPLICATION_DATES
 
 PMM_TEMPLATE = "AI-ACT-PMM v1.0"
 ANNEX_IV_TEMPLATE = "AI-ACT-ANNEX-IV v1.0"
-# Applicability dates are configuration, not law baked into code (spec §0.2): the Digital
-# Omnibus on AI moved the Annex III date; verify against the Official Journal before release.
-APPLICATION_DATES = {
-    "Annex III stand-alone high-risk systems": "2027-12-02",
-    "Annex I product-embedded high-risk systems": "2028-08-02",
-}
+APPLICATION_DATES = AI_ACT_APPLICATION_DATES  # configuration: see reports.regulation
 ART73_DAYS = 15  # general deadline after awareness; 10 (death) and 2 (widespread) are shorter
 
 _FIELDS_SQL = """

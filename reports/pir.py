@@ -17,6 +17,9 @@ from analytics.scope import Scope, Window
 from reports import charts, tables
 from reports.generate import Context, ReportKind
 from reports.pdf import DocumentControl, ReportBuilder
+from reports.regulation import AI_ACT_APPLICATION_DATES, ANNEX_III, ai_act_applies
+
+ANNEX_III_FROM = AI_ACT_APPLICATION_DATES[ANNEX_III]
 
 TEMPLATE = "PIR v1.0"
 _TS = "%Y-%m-%d %H:%M UTC"
@@ -328,6 +331,7 @@ def _notifications(b: ReportBuilder, inc: dict[str, Any]) -> None:
         basis = "no awareness time is recorded: the opening time is used, which may start late"
     rows = []
     if inc["ai_act_serious"]:
+        in_force = ai_act_applies(awareness)
         rows.append(
             (
                 "LAW",
@@ -335,7 +339,13 @@ def _notifications(b: ReportBuilder, inc: dict[str, Any]) -> None:
                 "serious incident of a high-risk system",
                 _fmt(awareness + timedelta(days=15)),
                 "15 days from awareness (10 days if a death, 2 days if widespread infringement "
-                "or critical infrastructure: Art. 73(3)–(4))",
+                "or critical infrastructure: Art. 73(3)–(4))"
+                + (
+                    ""
+                    if in_force
+                    else f". Not yet in force for Annex III systems (from {ANNEX_III_FROM}): "
+                    "shown for readiness"
+                ),
             )
         )
     if (inc["category"] or "").lower() == "privacy":
