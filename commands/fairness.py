@@ -182,6 +182,7 @@ def _print_ll144(audit: Any) -> None:
                 f"  {r['category'] + mark:<56}{r['applicants']:>11,}{r[hits]:>14,}"
                 f"{fmt_rate(r['rate']):>16}{fmt_ratio(r['impact_ratio'], r['note']):>26}"
             )
+        print(f"  {audit.unknown_notes[name]}")
     print(f"\n{audit.unknown_note}")
     if audit.exclusions.height:
         print("\nCategories under 2% of the data (* excluded by the auditor)")

@@ -266,6 +266,7 @@ with ll144_tab:
                     key=f"fair_ll144_{name}",
                     height=full_height(lt.height),
                 )
+                st.caption(md_escape(audit.unknown_notes[name]))
             st.caption(md_escape(audit.unknown_note))
             st.altair_chart(
                 charts.ll144_chart(
