@@ -47,6 +47,8 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus.doctemplate import ActionFlowable, FrameBreak, NullActionFlowable
+from reportlab.platypus.flowables import _listWrapOn
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from analytics.result import Evidence, Finding, Result
@@ -398,9 +400,13 @@ class ReportBuilder:
         table.setStyle(TableStyle(style))
         if not body:
             self.paragraph("No rows.", style="small")
+            self._caption(caption, evidence)
         else:
-            self._story.append(table)
-        self._caption(caption, evidence)
+            self._story.append(
+                _Deferred(
+                    lambda ids: _Captioned(table, self._caption_flowable(caption, evidence, ids))
+                )
+            )
 
     def chart(self, chart: alt.TopLevelMixin, *, caption: str, evidence: str | None = None) -> None:
         """An Altair chart from the shared builders, rendered to PNG with vl-convert."""
@@ -495,8 +501,7 @@ class ReportBuilder:
         story = [
             *self._cover(report_id, manifest_sha, chain),
             *self._contents(),
-            *body,
-            *self._appendix(manifest),
+            *_keep_headings([*body, *self._appendix(manifest)]),
         ]
         buf = io.BytesIO()
         keywords = f"report_id={report_id}; manifest_sha256={manifest_sha}"
@@ -702,6 +707,106 @@ class ReportBuilder:
                 Spacer(1, 6),
             ]
         return out
+
+
+# ------------------------------------------------------------------------------ keep together
+#
+# A heading never ends a page without the start of what follows it, and a table caption never
+# starts a page without the end of its table. Both only move content when that would happen:
+# otherwise they hand their flowables back to the frame unchanged (same positions, same output).
+
+
+def _is_heading(f: Any) -> bool:
+    return isinstance(f, Paragraph) and f.style.name in ("h1", "h2")
+
+
+def _can_start(f: Flowable, canv: Any, width: float, height: float) -> bool:
+    """Whether f, or the first part of it, fits in ``height``."""
+    if height <= 0:
+        return False
+    _w, h = f.wrapOn(canv, width, height)
+    if h <= height + 1e-6:
+        return True
+    parts = f.splitOn(canv, width, height)
+    return bool(parts) and not (
+        isinstance(parts[0], ActionFlowable) and not isinstance(parts[0], NullActionFlowable)
+    )
+
+
+class _KeepHeadings(KeepTogether):
+    """Headings with the flowable after them: a page break before the headings only when the
+    start of that flowable (a table's header and first row, two lines of a paragraph) would not
+    fit after them. Unlike KeepTogether, a long table still starts on the current page."""
+
+    def split(self, aW: float, aH: float) -> list[Flowable]:
+        *heads, tail = self._content
+        frame = getattr(self, "_frame", None)
+        at_top = bool(getattr(frame, "_atTop", False))
+        _w, h = _listWrapOn(heads, aW, self.canv)
+        room = aH - h - max(tail.getSpaceBefore(), heads[-1].getSpaceAfter())
+        fits = at_top or _can_start(tail, self.canv, aW, room)
+        return [NullActionFlowable() if fits else FrameBreak(), *self._content]
+
+
+def _keep_headings(story: list[Any]) -> list[Any]:
+    """Groups each run of headings with the flowable that follows it (see _KeepHeadings)."""
+    out: list[Any] = []
+    i = 0
+    while i < len(story):
+        j = i
+        while j < len(story) and _is_heading(story[j]):
+            j += 1
+        nxt = story[j] if j < len(story) else None
+        if (
+            j > i
+            and nxt is not None
+            and not isinstance(nxt, ActionFlowable | CondPageBreak | Spacer)
+        ):
+            out.append(_KeepHeadings([*story[i:j], nxt]))
+            i = j + 1
+        elif j > i:
+            out += story[i:j]
+            i = j
+        else:
+            out.append(story[i])
+            i += 1
+    return out
+
+
+class _Captioned(Flowable):
+    """A table and the caption under it. Placed as two flowables when both fit; otherwise the
+    table is split so that its last part carries the caption (never a caption alone atop a
+    page)."""
+
+    def __init__(self, table: Flowable, caption: Paragraph) -> None:
+        super().__init__()
+        self._table = table
+        self._caption = caption
+
+    def getSpaceBefore(self) -> float:
+        return self._table.getSpaceBefore()
+
+    def getSpaceAfter(self) -> float:
+        return self._caption.getSpaceAfter()
+
+    def wrap(self, aW: float, aH: float) -> tuple[float, float]:
+        return aW, 0xFFFFFF  # always split: the frame places the parts
+
+    def split(self, aW: float, aH: float) -> list[Flowable]:
+        table, caption = self._table, self._caption
+        _w, h = _listWrapOn([table, caption], aW, self.canv)
+        frame = getattr(self, "_frame", None)
+        at_top = bool(getattr(frame, "_atTop", False))
+        if h <= aH + 1e-6:
+            return [NullActionFlowable(), table, caption]
+        _cw, ch = caption.wrapOn(self.canv, aW, aH)
+        room = aH - ch - max(caption.getSpaceBefore(), table.getSpaceAfter())
+        parts = table.splitOn(self.canv, aW, room) if room > 0 else []
+        if len(parts) >= 2:
+            return [*parts[:-1], _Captioned(parts[-1], caption)]
+        if at_top:  # cannot do better than the plain layout
+            return [NullActionFlowable(), table, caption]
+        return [FrameBreak(), _Captioned(table, caption)]
 
 
 def _grid_style() -> TableStyle:
