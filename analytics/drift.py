@@ -3,31 +3,34 @@ baseline window, over time, by segment, and as a whole (a domain classifier).
 
 How it is computed (cost close to one scan). The rows of a scope are one Ibis relation (the
 model's ``features."<model>"`` table, or its inference events and latest labels), tagged with
-``_side`` (baseline / analysis) and ``_period`` (the analysis row's time bucket). One grouped
-pass over that relation returns, per (side, period) and per column, a histogram plus count, min,
-max, mean and std; every statistic below is then computed in numpy/scipy from those small
-vectors (``analytics.drift_stats``), for the whole window and for every period, against the
-baseline and against the previous period.
+``_side`` (baseline / analysis) and ``_period`` (the analysis row's time bucket). A grouped
+pass over that relation (in binned mode, with a sample pass before it and a bins pass) returns,
+per (side, period) and per column, a histogram plus count, min, max, mean and std; every
+statistic below is then computed in numpy/scipy from those small vectors
+(``analytics.drift_stats``), for the whole window and for every period, against the baseline
+and against the previous period.
 
 - *exact mode* (both windows at most ``exact_max_rows`` rows): the histograms are exact value
   counts (``histogram(x)``), so KS equals ``scipy.stats.ks_2samp`` and the Wasserstein distance
   ``scipy.stats.wasserstein_distance`` on the same rows.
-- *binned mode* (larger windows): a first pass reads each numeric column's min and max over
-  both windows and the quantiles of a deterministic sample of the baseline (rows whose
-  ``hash(request_id)`` falls in a 1/m slice, about ``edge_sample_rows`` rows); the main pass
-  counts every value into ``fine_bins`` bins between those quantiles (``histogram(x,
-  boundaries)``, a binary search per value). KS and Wasserstein then carry a rigorous error bound
+- *binned mode* (larger windows): a first pass reads the 0.1 %, 50 % and 99.9 % quantiles and
+  the distinct count of each numeric column on a deterministic sample of the baseline (rows
+  whose ``hash(request_id)`` falls in a 1/m slice, about ``edge_sample_rows`` rows). The main
+  pass then gives count, min and max, and mean and std from sums shifted by that median (no
+  cancellation, a third of the cost of ``stddev_pop``); a bins pass counts every value into
+  ``fine_bins`` equal-width bins between the two outer quantiles (doubling widths outside),
+  with each bin's min and max. KS and Wasserstein then carry a rigorous error bound
   (``ks_bound``, ``wasserstein_bound``: the exact value is within it, see
   :func:`analytics.drift_stats.binned_numeric`); the quantile-bin statistics (JS, PSI) are exact
-  for their bins, whose edges are the sample's deciles; the equal-width PSI is exact (its edges
-  are added to the fine boundaries). Columns whose sample has at most ``discrete_max_values``
-  distinct values are counted exactly (bound 0).
+  for their bins, whose edges are the baseline deciles rounded up to a fine bin's end; the
+  equal-width PSI splits a straddling fine bin in proportion. Columns whose sample has at most
+  ``discrete_max_values`` distinct values are counted exactly (bound 0).
 
-Engine seam: the grouped pass uses DuckDB's ``histogram(x, boundaries)`` aggregate (an ordered
-binary search per value) because Ibis has no portable equivalent (``bucket`` compiles to a
-K-branch CASE, ~1000x slower at 2000 bins). The relation itself is Ibis; only the final
-aggregate is DuckDB SQL, built in :func:`_pass_sql` with every identifier generated here (the
-relation's columns are renamed ``c0, c1, ...``) and every value a parameter.
+Engine seam: the relation is Ibis; the grouped aggregates are DuckDB SQL (``histogram(x)`` for
+exact value counts, one GROUP BY per binned column for the fine bins) because Ibis has no
+portable equivalent (``bucket`` compiles to a K-branch CASE, ~1000x slower at 2000 bins). They
+are built in :func:`_pass_sql`, :func:`_bins_sql` and :func:`_edges_sql` with every identifier
+generated here (the relation's columns are renamed ``c0, c1, ...``) and every value a parameter.
 
 Default method per column (``DriftConfig``; Evidently's defaults, except that the categorical
 test is a real two-sample test): numeric columns with a baseline of at most ``small_sample``
@@ -52,6 +55,7 @@ from typing import Any, Literal
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import polars as pl
 
@@ -59,7 +63,6 @@ from analytics import drift_stats as ds
 from analytics.catalog import bounded
 from analytics.intervals import hanley_mcneil_se, z_value
 from analytics.kpis import (
-    BUCKET_UNITS,
     checked_segment,
     latest_labels,
     model_info,
@@ -179,9 +182,31 @@ def _windows(scope: Scope) -> tuple[Window, Window]:
     return baseline, scope.analysis
 
 
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
+    """DuckDB's microseconds since the epoch (the stored value, no time-zone conversion)."""
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _timestamp_us(us: dt.int64) -> dt.timestamp:  # type: ignore[valid-type]
+    """DuckDB's TIMESTAMP from microseconds since the epoch."""
+
+
+_BUCKET_US = {"day": (86_400_000_000, 0), "week": (604_800_000_000, 345_600_000_000)}
+
+
+def _bucket_start(ts: Any, bucket: str) -> Any:
+    """The UTC day or ISO week (Monday) a timestamp falls in, as a TIMESTAMP. Integer
+    arithmetic on the stored microseconds: equal to ``date_trunc`` in UTC, ten times cheaper
+    (it is evaluated once per binned column and row)."""
+    width, monday = _BUCKET_US[bucket]  # 1970-01-05 was a Monday
+    us = _epoch_us(ts)
+    return _timestamp_us(us - ((us - monday) % width + width) % width)
+
+
 def _tag(t: Any, ts: Any, baseline: Window, analysis: Window, bucket: str | None) -> Any:
     """Rows of either window with ``_side`` and ``_period`` (analysis rows' bucket start)."""
-    period = ts.truncate(BUCKET_UNITS[bucket]) if bucket else ibis.null("timestamp")
+    period = _bucket_start(ts, bucket) if bucket else ibis.null("timestamp")
     in_b = (ts >= baseline.start) & (ts < baseline.end)
     in_a = (ts >= analysis.start) & (ts < analysis.end)
     if baseline.end <= analysis.start or analysis.end <= baseline.start:
@@ -287,10 +312,19 @@ def label_relation(rec: Recorder, scope: Scope, cfg: DriftConfig, bucket: str | 
 
 
 def _pass_sql(
-    relation_sql: str, specs: Sequence[ColumnSpec], binned: Sequence[int], group: str
+    relation_sql: str,
+    specs: Sequence[ColumnSpec],
+    binned: Sequence[int],
+    group: str,
+    shifted: Sequence[int] = (),
 ) -> str:
     """The grouped pass: per group and column, count, min, max, mean and std (numeric) and
-    exact value counts (``histogram(x)``) for every column not counted in fine bins."""
+    exact value counts (``histogram(x)``) for every column not counted in fine bins.
+
+    Columns in ``shifted`` (binned mode) give ``sum(x - $sh_i)`` and ``sum((x - $sh_i)^2)``
+    instead of ``avg`` and ``stddev_pop`` (:func:`_moments`): the shift is the baseline
+    sample's median, so the shifted sums lose no precision, and they cost a third of DuckDB's
+    streaming ``stddev_pop`` at 10M rows."""
     parts = [f"{group}", "count(*) AS n"]
     for i, s in enumerate(specs):
         c = f"c{i}"
@@ -298,16 +332,31 @@ def _pass_sql(
         if i not in binned:
             parts.append(f"histogram({c}) AS h{i}")
         if s.kind == "numeric":
-            parts += [
-                f"min({c}) AS lo{i}",
-                f"max({c}) AS hi{i}",
-                f"avg({c}) AS mean{i}",
-                f"stddev_pop({c}) AS sd{i}",
-            ]
+            parts += [f"min({c}) AS lo{i}", f"max({c}) AS hi{i}"]
+            if i in shifted:
+                d = f"({c} - CAST($sh{i} AS DOUBLE))"
+                parts += [f"sum({d}) AS s1_{i}", f"sum({d} * {d}) AS s2_{i}"]
+            else:
+                parts += [f"avg({c}) AS mean{i}", f"stddev_pop({c}) AS sd{i}"]
     return (
         f"WITH r AS (\n{relation_sql}\n)\nSELECT {', '.join(parts)}\nFROM r\n"
         f"GROUP BY {group}\nORDER BY {group}"
     )
+
+
+def _moments(df: pl.DataFrame, shifts: Mapping[int, float]) -> pl.DataFrame:
+    """``mean_i`` and ``sd_i`` (population) from the shifted sums of :func:`_pass_sql`:
+    mean = shift + S1/n, var = S2/n - (S1/n)^2 (clamped at 0; exactly 0 when min == max)."""
+    for i, shift in shifts.items():
+        n = pl.col(f"n{i}").cast(pl.Float64)
+        m1 = pl.col(f"s1_{i}") / n
+        var = (pl.col(f"s2_{i}") / n - m1 * m1).clip(lower_bound=0.0)
+        same = pl.col(f"lo{i}") == pl.col(f"hi{i}")
+        df = df.with_columns(
+            pl.when(n > 0).then(pl.lit(shift) + m1).alias(f"mean{i}"),
+            pl.when(n > 0).then(pl.when(same).then(0.0).otherwise(var.sqrt())).alias(f"sd{i}"),
+        ).drop(f"s1_{i}", f"s2_{i}")
+    return df
 
 
 def _bin_expr(i: int) -> str:
@@ -339,7 +388,8 @@ def _bins_sql(relation_sql: str, binned: Sequence[int], group: str) -> str:
 def _edges_sql(relation_sql: str, numeric: Sequence[int]) -> str:
     """Binned mode's first pass over a deterministic sample of the baseline (rows with
     ``hash(_key) % $m = 0``): per numeric column the ``$probs`` quantiles (``quantile_disc``:
-    the ceil(p x n)-th smallest, numpy's ``inverted_cdf``) and the distinct count."""
+    the ceil(p x n)-th smallest, numpy's ``inverted_cdf``) and the distinct count. ``$m`` is
+    cast to UBIGINT: compared with the untyped parameter, the hash filter runs 7x faster."""
     cols = ", ".join(f"c{i}" for i in numeric)
     picks = ", ".join(
         f"quantile_disc(c{i}, $probs) AS q{i}, count(DISTINCT c{i}) AS d{i}" for i in numeric
@@ -347,7 +397,7 @@ def _edges_sql(relation_sql: str, numeric: Sequence[int]) -> str:
     # Identifiers are generated here (c0, q0, d0, ...); every value is a parameter.
     return (
         f"WITH r AS NOT MATERIALIZED (\n{relation_sql}\n),\n"  # noqa: S608
-        f"s AS (SELECT {cols} FROM r WHERE _side = 'baseline' AND hash(_key) % $m = 0)\n"
+        f"s AS (SELECT {cols} FROM r WHERE _side = 'baseline' AND hash(_key) % CAST($m AS UBIGINT) = 0)\n"
         f"SELECT {picks} FROM s"
     )
 
@@ -498,8 +548,14 @@ def _run_pass(
             else _plan_edges(rec, name, relation_sql, numeric, cfg, sizes)
         )
     binned = [i for i, p in plan.items() if not p.get("discrete")]
+    shifts = {i: float(p["shift"]) for i, p in plan.items() if p.get("shift") is not None}
     group = ", ".join(group_cols)
-    df = rec.query(name, _pass_sql(relation_sql, specs, binned, group))
+    df = rec.query(
+        name,
+        _pass_sql(relation_sql, specs, binned, group, shifted=sorted(shifts)),
+        {f"sh{i}": v for i, v in shifts.items()},
+    )
+    df = _moments(df, shifts)
     bins = None
     if binned:
         params: dict[str, Any] = {"k": cfg.fine_bins}
@@ -515,7 +571,9 @@ def _run_pass(
     return _Pass(cols, groups, "binned" if binned else "exact"), dict(plan)
 
 
-EDGE_PROBS = (0.001, 0.999)  # the central range of the fine grid, from the baseline sample
+# The central range of the fine grid, and the median (the shift of the moments' sums), from
+# the baseline sample.
+EDGE_PROBS = (0.001, 0.5, 0.999)
 
 
 def _plan_edges(
@@ -537,11 +595,13 @@ def _plan_edges(
     plan: dict[int, dict[str, Any]] = {}
     for i in numeric:
         q = r[f"q{i}"]
-        if not q or (r[f"d{i}"] or 0) <= cfg.discrete_max_values or q[0] >= q[1]:
-            plan[i] = {"discrete": True}
+        shift = None if not q or q[1] is None else float(q[1])
+        if not q or (r[f"d{i}"] or 0) <= cfg.discrete_max_values or q[0] >= q[2]:
+            plan[i] = {"discrete": True, "shift": shift}
             continue
-        a, b = float(q[0]), float(q[1])
+        a, b = float(q[0]), float(q[2])
         plan[i] = {"a": a, "b": b, "inv": cfg.fine_bins / (b - a), "sample_every": m}
+        plan[i]["shift"] = shift
     return plan
 
 

@@ -381,3 +381,57 @@ def test_importances_come_from_the_scoped_version(health_demo: Path) -> None:
         res = data_drift(con, scope, parts=("features",), home=health_demo)
     ranked = [f.message for f in res.findings if "ranked by drift x importance" in f.message]
     assert len(ranked) == 1 and "candidate-screener 1.0" in ranked[0], ranked
+
+
+def test_binned_moments_from_shifted_sums_equal_numpy() -> None:
+    """Binned mode's mean and std come from sums shifted by the baseline median: no precision
+    lost on a column far from zero (numpy's float64 std loses 7e-9 there, so the reference is
+    computed in extended precision), and exactly 0 for a constant column."""
+    from analytics.drift import ColumnSpec, _moments, _pass_sql
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    cols = {
+        "c0": rng.normal(0, 1, n),
+        "c1": 1e9 + rng.normal(0, 1e-3, n),  # mean >> std: naive E[x^2]-E[x]^2 fails here
+        "c2": np.full(n, 7.25),
+    }
+    side = np.where(np.arange(n) % 3 == 0, "analysis", "baseline")
+    con = duckdb.connect()
+    con.register("src", pl.DataFrame({"_side": side, "_period": [None] * n, **cols}).to_arrow())
+    specs = [ColumnSpec(c, "numeric", "feature", "numeric") for c in cols]
+    shifts = {i: float(np.median(v)) for i, v in enumerate(cols.values())}
+    sql = _pass_sql("SELECT * FROM src", specs, [0, 1, 2], "_side, _period", shifted=[0, 1, 2])
+    df = _moments(con.sql(sql, params={f"sh{i}": v for i, v in shifts.items()}).pl(), shifts)
+    for row in df.iter_rows(named=True):
+        mask = side == row["_side"]
+        for i, v in enumerate(cols.values()):
+            ref = v[mask].astype(np.longdouble)
+            assert row[f"mean{i}"] == pytest.approx(float(ref.mean()), rel=1e-15, abs=1e-14)
+            assert row[f"sd{i}"] == pytest.approx(float(ref.std()), rel=1e-12, abs=1e-15)
+        assert row["sd2"] == 0.0 and row["mean2"] == 7.25
+
+
+@pytest.mark.parametrize(("bucket", "unit"), [("week", "W"), ("day", "D")])
+def test_period_buckets_equal_date_trunc_in_utc(bucket: str, unit: str) -> None:
+    import ibis
+
+    from analytics.drift import _bucket_start
+
+    edges = [
+        datetime(1900, 1, 1, 12, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1970, 1, 5, tzinfo=UTC),
+        datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 2, tzinfo=UTC),
+    ]
+    rng = np.random.default_rng(3)
+    spread = [edges[-1] + timedelta(seconds=float(s)) for s in rng.uniform(-4e7, 4e7, 2000)]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("src", pl.DataFrame({"ts": edges + spread}).to_arrow())
+    t = ibis.duckdb.from_connection(con).table("src")
+    got = t.select(ours=_bucket_start(t.ts, bucket), ref=t.ts.truncate(unit).cast("timestamp"))
+    df = got.to_polars()
+    assert df.height == len(edges) + len(spread)
+    assert (df["ours"] == df["ref"]).all()
