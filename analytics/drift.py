@@ -920,33 +920,40 @@ def _analyse(
                 s2 = _compare(col, ref, [g], pvalue=False)
                 if s2 is None:
                     continue
-                # Chosen by this comparison's own reference size: a period or a previous week
-                # can be small where the whole baseline is not.
-                m2 = default_method(
-                    col.spec, isinstance(s2, ds.CategoricalStats), s2.n_baseline, cfg
-                )
-                if m2 == "ks" and isinstance(s2, ds.NumericStats):
-                    s2 = ds.with_ks_pvalue(s2, exact=col.exact)
-                value, bound = _statistic(s2, m2) if _kind_ok(s2, m2) else (math.nan, 0)
-                thr = cfg.threshold(m2)
                 srows.append(
                     {
                         "period_start": g[1],
                         "feature": col.spec.name,
                         "role": col.spec.role,
                         "comparison": comparison,
-                        "method": m2,
-                        "statistic": value,
-                        "threshold": thr,
-                        "drifted": is_drifted(value, m2, thr),
-                        "score": drift_score(value, m2, thr),
-                        "bound": bound,
+                        **_judge(col, s2, cfg),
                         "n_reference": s2.n_baseline,
                         "n_analysis": s2.n_analysis,
                     }
                 )
             prev = g
     return rows, srows, drows, methods
+
+
+def _judge(
+    col: _Col, st: ds.NumericStats | ds.CategoricalStats, cfg: DriftConfig
+) -> dict[str, Any]:
+    """One period or segment comparison judged by the method its own reference size chooses (a
+    period, a previous week or a segment can be small where the whole baseline is not):
+    method, statistic, threshold, verdict, drift score and error bound."""
+    method = default_method(col.spec, isinstance(st, ds.CategoricalStats), st.n_baseline, cfg)
+    if method == "ks" and isinstance(st, ds.NumericStats):
+        st = ds.with_ks_pvalue(st, exact=col.exact)
+    value, bound = _statistic(st, method) if _kind_ok(st, method) else (math.nan, 0)
+    thr = cfg.threshold(method)
+    return {
+        "method": method,
+        "statistic": value,
+        "threshold": thr,
+        "drifted": is_drifted(value, method, thr),
+        "score": drift_score(value, method, thr),
+        "bound": bound,
+    }
 
 
 def _kind_ok(st: ds.NumericStats | ds.CategoricalStats, method: str) -> bool:
@@ -1413,23 +1420,13 @@ def drift_by_segment(
             st = _compare(col, ref, cur, pvalue=False)
             if st is None:
                 continue
-            # A segment's baseline can be small where the window's is not: its own size decides.
-            method = default_method(
-                col.spec, isinstance(st, ds.CategoricalStats), st.n_baseline, cfg
-            )
-            if method == "ks" and isinstance(st, ds.NumericStats):
-                st = ds.with_ks_pvalue(st, exact=col.exact)
-            value, _b = _statistic(st, method) if _kind_ok(st, method) else (math.nan, 0)
-            thr = cfg.threshold(method)
+            judged = _judge(col, st, cfg)
+            del judged["bound"]
             rows.append(
                 {
                     "segment": f"{column}={v}",
                     "feature": col.spec.name,
-                    "method": method,
-                    "statistic": value,
-                    "threshold": thr,
-                    "drifted": is_drifted(value, method, thr),
-                    "score": drift_score(value, method, thr),
+                    **judged,
                     "n_baseline": st.n_baseline,
                     "n_analysis": st.n_analysis,
                 }
