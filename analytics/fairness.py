@@ -57,6 +57,8 @@ from scipy import stats
 
 from analytics.catalog import bounded
 from analytics.kpis import (
+    BUCKET_US,
+    bucket_start_us_sql,
     checked_segment,
     failed_flag,
     model_info,
@@ -208,13 +210,20 @@ def served_rows(rec: Recorder, scope: Scope, cfg: FairnessConfig, prefix: str) -
 
 def with_attributes(rec: Recorder, ev: Any, model_id: str, attrs: Sequence[str]) -> Any:
     """Events with their sensitive attributes (left join on request_id); a missing row, a
-    null or a blank value is unknown (null)."""
+    null or a blank value is unknown (null).
+
+    The join also matches ``batch_id``: an event's sensitive row is written by the same
+    ingest, in the same batch (request ids are unique per model, neither table is ever
+    updated), and the batch condition lets the engine skip the sensitive rows of other
+    batches instead of hashing every request id the model ever served."""
     sens = bounded(rec, model_id, database="sensitive")
     sens = sens.select(
         "request_id",
+        "batch_id",
         *[sens[a].cast("string").strip().nullif("").name(f"a_{a}") for a in attrs],
     )
-    return ev.left_join(sens, ev.request_id == sens.request_id).drop("request_id_right")
+    joined = ev.left_join(sens, [ev.request_id == sens.request_id, ev.batch_id == sens.batch_id])
+    return joined.drop("request_id_right", "batch_id_right")
 
 
 def median_score(rec: Recorder, rows: Any, name: str) -> float | None:
@@ -227,7 +236,8 @@ def median_score(rec: Recorder, rows: Any, name: str) -> float | None:
 # The cells query (see cells_sql); @NAME@ marks the allow-listed, quoted identifiers it takes.
 CELLS_SQL = """
 WITH ev AS (
-    SELECT e.request_id, e.ts, e.model_version, e.prediction, e.score, e.decision_threshold
+    SELECT e.request_id, e.batch_id, e.ts, e.model_version, e.prediction, e.score,
+        e.decision_threshold
     FROM inference_events e
     WHERE e.model_id = $model AND e.batch_id <= $bound
       AND e.ts >= $start AND e.ts < $end
@@ -236,7 +246,7 @@ WITH ev AS (
 ),
 med AS (SELECT quantile_cont(score, 0.5) AS m FROM ev WHERE score IS NOT NULL),
 sens AS (
-    SELECT request_id,
+    SELECT request_id, batch_id,
         @SENS_COLS@
     FROM sensitive.@MODEL@
     WHERE batch_id <= $bound
@@ -247,10 +257,11 @@ lab AS (
     WHERE model_id = $model AND batch_id <= $bound AND label IS NOT NULL
       AND request_id IN (SELECT request_id FROM ev)
     GROUP BY request_id
-)
+),
+cells AS (
 SELECT
     ev.model_version,
-    date_trunc($unit, ev.ts) AS period,
+    @PERIOD@ AS period,
     @KEYS@,
     ev.prediction = $positive AS selected,
     CASE WHEN l.label IS NULL THEN 0 WHEN l.label = $positive THEN 1 ELSE 2 END AS label_state,
@@ -266,9 +277,11 @@ SELECT
     max(med.m) AS median
 FROM ev
 CROSS JOIN med
-LEFT JOIN sens s ON s.request_id = ev.request_id
+LEFT JOIN sens s ON s.request_id = ev.request_id AND s.batch_id = ev.batch_id
 LEFT JOIN lab l ON l.request_id = ev.request_id
 GROUP BY ALL
+)
+SELECT * REPLACE (@PERIOD_OUT@ AS period) FROM cells
 """
 SEGMENT_SQL = (
     "\n      AND e.request_id IN (SELECT request_id FROM features.{table} "
@@ -295,9 +308,11 @@ def cells_sql(
     executing it, and Ibis's plan (a window ranking of labels, columns carried through nested
     joins) was several times slower than this one. Semantics are those of ``served_rows``,
     ``with_attributes`` and ``kpis.latest_labels`` (latest ``labeled_at``, then the later
-    batch, via ``arg_max`` over a struct), and the median of the served scores is computed in
-    the same statement. Identifiers come from the allow-lists and are quoted; every value is a
-    parameter.
+    batch, via ``arg_max`` over a struct; sensitive rows matched on request id and batch), and
+    the median of the served scores is computed in the same statement. Periods are bucketed by
+    integer arithmetic on the stored microseconds (``kpis.bucket_start_us_sql``) and turned
+    into timestamps after grouping. Identifiers come from the allow-lists and are quoted; every
+    value is a parameter.
     """
     model = str(scope.model)
     sens_cols = ",\n        ".join(
@@ -312,8 +327,16 @@ def cells_sql(
         "failed": list(cfg.failed_statuses),
         "positive": positive_class,
         "threshold": cfg.score_threshold,
-        "unit": {"day": "day", "week": "week", "month": "month"}[cfg.bucket],
     }
+    if cfg.bucket == "month":
+        period, period_out = "date_trunc('month', ev.ts)", "period"
+    else:
+        params["bucket_us"], params["bucket_off"] = BUCKET_US[cfg.bucket]
+        # Typed: an untyped parameter in the modulus makes DuckDB's arithmetic several times slower.
+        period = bucket_start_us_sql(
+            "ev.ts", "CAST($bucket_us AS BIGINT)", "CAST($bucket_off AS BIGINT)"
+        )
+        period_out = "make_timestamp(period)"
     filters = ""
     if scope.versions:
         params["versions"] = list(scope.versions)
@@ -326,6 +349,8 @@ def cells_sql(
         .replace("@SENS_COLS@", sens_cols)
         .replace("@MODEL@", _quote(model))
         .replace("@KEYS@", keys)
+        .replace("@PERIOD@", period)
+        .replace("@PERIOD_OUT@", period_out)
     )
     return sql, params
 

@@ -80,6 +80,22 @@ BUCKET_UNITS: dict[str, str] = {"hour": "h", "day": "D", "week": "W"}
 CLASSIFICATION_TASKS = ("binary", "multiclass")
 FLOAT_EPS = float(np.finfo(np.float64).eps)  # scikit-learn's log-loss clipping
 SECONDS_PER_DAY = 86_400.0
+# Fixed-width UTC buckets as (width, offset) in microseconds since the epoch: a bucket starts at
+# us - ((us - offset) mod width). 1970-01-05 was a Monday, so weeks are ISO weeks.
+BUCKET_US: dict[str, tuple[int, int]] = {
+    "hour": (3_600_000_000, 0),
+    "day": (86_400_000_000, 0),
+    "week": (604_800_000_000, 345_600_000_000),
+}
+
+
+def bucket_start_us_sql(ts: str, width: str, offset: str) -> str:
+    """DuckDB SQL for the start (microseconds since the epoch) of the fixed-width UTC bucket of
+    the TIMESTAMPTZ expression ``ts``; ``width``/``offset`` are SQL integer expressions (see
+    BUCKET_US). Integer arithmetic on the stored value: equal to ``date_trunc`` in UTC, about ten
+    times cheaper per row than ``date_trunc`` on a TIMESTAMPTZ."""
+    us = f"epoch_us({ts})"
+    return f"({us} - (({us} - {offset}) % {width} + {width}) % {width})"
 
 
 @dataclass(frozen=True)

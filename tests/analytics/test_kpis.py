@@ -456,3 +456,32 @@ def test_kpis_cli_bad_parameters_get_one_line(health_demo, capsys, extra, messag
     assert rc == 1, err
     assert err.startswith("attest: error: ") and err.count("\n") == 1
     assert message in err
+
+
+@pytest.mark.parametrize("bucket", ["hour", "day", "week"])
+def test_integer_bucket_starts_equal_date_trunc_in_utc(bucket: str) -> None:
+    from datetime import timedelta
+
+    from analytics.kpis import BUCKET_US, bucket_start_us_sql
+
+    edges = [
+        datetime(1900, 1, 1, 12, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1970, 1, 5, tzinfo=UTC),
+        datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 2, tzinfo=UTC),
+    ]
+    rng = np.random.default_rng(11)
+    spread = [edges[-1] + timedelta(seconds=float(s)) for s in rng.uniform(-4e9, 4e7, 3000)]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("src", pl.DataFrame({"ts": edges + spread}).to_arrow())
+    width, offset = BUCKET_US[bucket]
+    expr = bucket_start_us_sql("ts", "CAST($w AS BIGINT)", "CAST($o AS BIGINT)")
+    df = con.sql(
+        f"SELECT make_timestamp({expr}) AS ours, date_trunc($unit, ts)::TIMESTAMP AS ref FROM src",
+        params={"w": width, "o": offset, "unit": bucket},
+    ).pl()
+    assert df.height == len(edges) + len(spread)
+    assert (df["ours"] == df["ref"]).all()
