@@ -98,6 +98,19 @@ INTERSECTIONAL_CATEGORIES = tuple(
 )
 
 
+def parse_exclusions(exclude: str | None, justification: str | None) -> dict[str, str]:
+    """The auditor's §5-301(d) exclusions: ``--exclude "CAT; CAT"`` with one
+    ``--justification`` for them (categories as the tables name them; intersections
+    ``Race | Sex``)."""
+    cats = [c.strip() for c in (exclude or "").split(";") if c.strip()]
+    why = (justification or "").strip()
+    if cats and not why:
+        raise ValueError("--exclude needs the auditor's --justification (§5-301(d))")
+    if why and not cats:
+        raise ValueError("--justification applies to --exclude, which is empty")
+    return dict.fromkeys(cats, why)
+
+
 @dataclass(frozen=True)
 class LL144Config:
     """Choices of an LL144 calculation; each is printed in the methodology.
@@ -596,4 +609,5 @@ __all__ = [
     "ll144_audit",
     "ll144_tables",
     "methodology",
+    "parse_exclusions",
 ]

@@ -133,14 +133,14 @@ def _print_fairness(result: Any) -> None:
 
 
 def cmd_ll144(args: argparse.Namespace) -> int:
-    from analytics.ll144 import LL144Config, ll144_audit
+    from analytics.ll144 import LL144Config, ll144_audit, parse_exclusions
 
     try:
         config = LL144Config(
             mode=args.mode,
             sex_attribute=args.sex_attribute,
             race_attribute=args.race_attribute,
-            exclusions=_pairs(args.exclude, "--exclude"),
+            exclusions=parse_exclusions(args.exclude, args.justification),
             share_base=args.share_base,
             median_over=args.median_over,
         )
@@ -253,9 +253,14 @@ def register(
     s.add_argument("--mode", choices=("selection", "scoring"), default="selection")
     s.add_argument(
         "--exclude",
-        action="append",
-        metavar="CATEGORY=JUSTIFICATION",
-        help="auditor's exclusion of a category under 2%% from the impact ratios (repeatable)",
+        metavar='"CAT; CAT"',
+        help="categories under 2%% the auditor excludes from the impact ratios, ';'-separated "
+        "(as the tables name them; intersections 'Race | Sex'), as in `attest report ll144`",
+    )
+    s.add_argument(
+        "--justification",
+        metavar="TEXT",
+        help="the auditor's justification of --exclude (§5-301(d)), printed with them",
     )
     s.add_argument("--sex-attribute", default="sex")
     s.add_argument("--race-attribute", default="race_ethnicity")

@@ -23,6 +23,7 @@ from analytics.ll144 import (
     fmt_rate,
     fmt_ratio,
     ll144_audit,
+    parse_exclusions,
 )
 from analytics.result import Recorder, Result
 from analytics.scope import Scope, Window
@@ -173,19 +174,6 @@ def supplementary_table(audit: LL144Audit, name: str) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------------------ the report
-
-
-def parse_exclusions(exclude: str | None, justification: str | None) -> dict[str, str]:
-    """The auditor's §5-301(d) exclusions: ``--exclude "CAT; CAT"`` with one
-    ``--justification`` for them (categories as the tables name them; intersections
-    ``Race | Sex``)."""
-    cats = [c.strip() for c in (exclude or "").split(";") if c.strip()]
-    why = (justification or "").strip()
-    if cats and not why:
-        raise ValueError("--exclude needs the auditor's --justification (§5-301(d))")
-    if why and not cats:
-        raise ValueError("--justification applies to --exclude, which is empty")
-    return dict.fromkeys(cats, why)
 
 
 def _audit(ctx: Context) -> tuple[LL144Audit, Result, dict[str, Any]]:

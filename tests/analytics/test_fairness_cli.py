@@ -77,7 +77,9 @@ def test_ll144_text_and_json(health_demo: Path, capsys: pytest.CaptureFixture[st
         "ll144",
         *BASE,
         "--exclude",
-        f"{nhopi}=Under 2% of the data",
+        nhopi,
+        "--justification",
+        "Under 2% of the data",
     )
     assert code == 0
     assert "Impact ratio" in out and "0.594" in out and "excluded (§5-301(d))" in out
@@ -113,9 +115,11 @@ def test_ll144_text_and_json(health_demo: Path, capsys: pytest.CaptureFixture[st
             ],
             "not a date",
         ),
-        (["ll144", *BASE, "--exclude", "White=too big"], "only categories under 2%"),
-        (["ll144", *BASE, "--exclude", "Martian=why"], "not an EEO-1 category"),
-        (["ll144", *BASE, "--exclude", "White="], "NAME=VALUE"),
+        (["ll144", *BASE, "--exclude", "White", "--justification", "x"], "only categories"),
+        (["ll144", *BASE, "--exclude", "Martian", "--justification", "x"], "not an EEO-1"),
+        (["ll144", *BASE, "--exclude", "White"], "needs the auditor's --justification"),
+        (["ll144", *BASE, "--justification", "why"], "--exclude, which is empty"),
+        (["ll144", *BASE, "--exclude", " ; ;", "--justification", "x"], "--exclude, which is"),
         (["ll144", *BASE, "--race-attribute", "x' OR 1=1 --"], "not a sensitive attribute"),
     ],
 )
