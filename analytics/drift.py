@@ -358,13 +358,15 @@ def _moments(df: pl.DataFrame, shifts: Mapping[int, float]) -> pl.DataFrame:
 
 
 def _bin_expr(i: int) -> str:
-    """Fine bin of column i: equal-width cells of the sample's central range [$a_i, $b_i]
-    (``$k`` cells), then bins doubling in width outside it (monotone, so bins never overlap)."""
+    """Fine bin of column i: equal-width cells of the sample's central range [$a_i, $b_i)
+    (``$k`` cells), then bins doubling in width outside it (monotone, so bins never overlap;
+    $b_i itself opens the first upper bin, which spares a ``least()`` that cost 10 % of the
+    pass at 10M rows)."""
     c = f"c{i}"
     return (
         f"CASE WHEN {c} < $a{i} THEN -1 - floor(log2(1 + ($a{i} - {c}) * $inv{i}))\n"
-        f"  WHEN {c} > $b{i} THEN $k + floor(log2(1 + ({c} - $b{i}) * $inv{i}))\n"
-        f"  ELSE least(floor(({c} - $a{i}) * $inv{i}), $k - 1) END::BIGINT"
+        f"  WHEN {c} >= $b{i} THEN $k + floor(log2(1 + ({c} - $b{i}) * $inv{i}))\n"
+        f"  ELSE floor(({c} - $a{i}) * $inv{i}) END::BIGINT"
     )
 
 
