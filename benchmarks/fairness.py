@@ -213,7 +213,8 @@ FLOORS = {
     "latest_label_join": FLOOR_EV
     + """
     , lab AS (
-        SELECT request_id, arg_max(label, {'t': labeled_at, 'b': batch_id}) AS label FROM labels
+        SELECT request_id, arg_max(label, CAST(epoch_us(labeled_at) AS HUGEINT)
+            * 9223372036854775808 + batch_id) AS label FROM labels
         WHERE model_id = $m AND label IS NOT NULL AND request_id IN (SELECT request_id FROM ev)
         GROUP BY request_id
     )

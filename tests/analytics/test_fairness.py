@@ -599,3 +599,81 @@ def test_findings_name_the_configured_interval_level(
     messages = [f.message for f in result.findings]
     assert any("90% interval" in m for m in messages)
     assert not any("95% interval" in m for m in messages)
+
+
+def test_confusion_counts_use_the_latest_label(tmp_path: Any, estate_builder: Any) -> None:
+    """Corrected labels: the later ``labeled_at`` wins; at the same ``labeled_at`` the later
+    batch wins; a later batch with an earlier ``labeled_at`` loses. The confusion counts per
+    group equal plain SQL ranking (labeled_at DESC, batch_id DESC), and differ from what the
+    first label or the last batch alone would give (so the test can tell them apart)."""
+    import csv
+    from datetime import datetime, timedelta
+
+    from analytics.fairness import cell_counts
+    from warehouse.store import Warehouse
+
+    home = estate_builder(tmp_path / "home")
+    wh = Warehouse(home)
+    with wh.connect() as con:
+        first = con.sql(
+            "SELECT request_id, label, labeled_at FROM labels WHERE model_id = $m "
+            "ORDER BY request_id LIMIT 300",
+            params={"m": MODEL},
+        ).fetchall()
+    flip = {"advance": "reject", "reject": "advance"}
+    later, same_time, stale = [], [], []
+    for i, (rid, label, at) in enumerate(first):
+        if i % 3 == 0:  # corrected a day later: the correction counts
+            later.append([rid, flip[label], (at + timedelta(days=1)).isoformat()])
+        elif i % 3 == 1:  # same labeled_at, later batch: the later batch counts
+            same_time.append([rid, flip[label], at.isoformat()])
+        else:  # later batch but an earlier labeled_at: the original label still counts
+            stale.append([rid, flip[label], (at - timedelta(days=1)).isoformat()])
+    with wh.writer(actor="test:corrections") as w:
+        for name, rows in (("later", later), ("same_time", same_time), ("stale", stale)):
+            path = tmp_path / f"{name}.csv"
+            with path.open("w", newline="") as fh:
+                csv.writer(fh).writerows([["request_id", "label", "labeled_at"], *rows])
+            w.ingest(path, kind="labels", model=MODEL)
+
+    scope = Scope(
+        model=MODEL, analysis=Window.days(datetime(2026, 5, 1).date(), datetime(2026, 6, 29).date())
+    )
+
+    def reference(con: Any, order: str) -> dict[tuple[str | None, str], int]:
+        sql = f"""
+            WITH lab AS (
+                SELECT request_id, label FROM (
+                    SELECT request_id, label,
+                        row_number() OVER (PARTITION BY request_id ORDER BY {order}) AS rn
+                    FROM labels WHERE model_id = $m AND label IS NOT NULL)
+                WHERE rn = 1)
+            SELECT NULLIF(TRIM(s.sex), '') AS sex,
+                CASE WHEN l.label IS NULL THEN 'none'
+                     WHEN l.label = 'advance' THEN
+                        CASE WHEN e.prediction = 'advance' THEN 'tp' ELSE 'fn' END
+                     ELSE CASE WHEN e.prediction = 'advance' THEN 'fp' ELSE 'tn' END END AS k,
+                count(*) AS n
+            FROM inference_events e
+            LEFT JOIN sensitive."{MODEL}" s ON s.request_id = e.request_id
+            LEFT JOIN lab l ON l.request_id = e.request_id
+            WHERE e.model_id = $m AND e.ts >= $s AND e.ts < $e
+              AND (e.status IS NULL OR e.status NOT IN ('error', 'timeout'))
+              AND e.prediction IS NOT NULL
+            GROUP BY ALL"""
+        params = {"m": MODEL, "s": scope.analysis.start, "e": scope.analysis.end}
+        with con.cursor() as cur:
+            return {(r[0], r[1]): r[2] for r in cur.sql(sql, params=params).fetchall()}
+
+    with wh.connect() as con:
+        cells, *_ = cell_counts(con, scope, ["sex"], config=EXACT)
+        expected = reference(con, "labeled_at DESC, batch_id DESC")
+        first_label = reference(con, "labeled_at ASC, batch_id ASC")
+        last_batch = reference(con, "batch_id DESC, labeled_at DESC")
+    names = {(True, 1): "tp", (False, 1): "fn", (True, 2): "fp", (False, 2): "tn"}
+    got: dict[tuple[str | None, str], int] = {}
+    for r in cells.iter_rows(named=True):
+        k = names.get((r["selected"], r["label_state"]), "none")
+        got[(r["sex"], k)] = got.get((r["sex"], k), 0) + r["n"]
+    assert got == expected
+    assert first_label != expected and last_batch != expected
