@@ -233,6 +233,10 @@ def median_score(rec: Recorder, rows: Any, name: str) -> float | None:
     return None if value is None else float(value)
 
 
+# A label's recency, (labeled_at, batch_id), as one HUGEINT ordered as the pair: batch ids are
+# non-negative BIGINTs (< 2^63). Shared with the benchmark's latest-label floor.
+LATEST_LABEL_KEY = "CAST(epoch_us(labeled_at) AS HUGEINT) * 9223372036854775808 + batch_id"
+
 # The cells query (see cells_sql); @NAME@ marks the allow-listed, quoted identifiers it takes.
 CELLS_SQL = """
 WITH ev AS (
@@ -252,10 +256,7 @@ sens AS (
     WHERE batch_id <= $bound
 ),
 lab AS (
-    SELECT request_id,
-        -- (labeled_at, batch_id) as one key: batch ids are non-negative BIGINTs (< 2^63)
-        arg_max(label, CAST(epoch_us(labeled_at) AS HUGEINT) * 9223372036854775808 + batch_id)
-            AS label
+    SELECT request_id, arg_max(label, @LATEST@) AS label
     FROM labels
     WHERE model_id = $model AND batch_id <= $bound AND label IS NOT NULL
       AND request_id IN (SELECT request_id FROM ev)
@@ -356,6 +357,7 @@ def cells_sql(
         .replace("@KEYS@", keys)
         .replace("@PERIOD@", period)
         .replace("@PERIOD_OUT@", period_out)
+        .replace("@LATEST@", LATEST_LABEL_KEY)
     )
     return sql, params
 

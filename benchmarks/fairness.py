@@ -45,6 +45,7 @@ import numpy as np
 import polars as pl
 
 from analytics.fairness import (
+    LATEST_LABEL_KEY,
     SEP,
     FairnessConfig,
     _slices,
@@ -211,10 +212,9 @@ FLOORS = {
     GROUP BY ALL""",
     # ... and each served request with its latest label.
     "latest_label_join": FLOOR_EV
-    + """
+    + f"""
     , lab AS (
-        SELECT request_id, arg_max(label, CAST(epoch_us(labeled_at) AS HUGEINT)
-            * 9223372036854775808 + batch_id) AS label FROM labels
+        SELECT request_id, arg_max(label, {LATEST_LABEL_KEY}) AS label FROM labels
         WHERE model_id = $m AND label IS NOT NULL AND request_id IN (SELECT request_id FROM ev)
         GROUP BY request_id
     )

@@ -9,8 +9,9 @@ Equality: rates are counts divided once on both sides, so they are compared with
 
 from __future__ import annotations
 
+import csv
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -37,11 +38,13 @@ from analytics.fairness import (
     SEP,
     FairnessConfig,
     analyse_cells,
+    cell_counts,
     group_fairness,
     p_adjust,
     two_proportion_p,
 )
 from analytics.scope import Scope, Window
+from warehouse.store import Warehouse
 
 MODEL = "candidate-screener"
 EXACT = FairnessConfig(min_group_size=0, bootstrap_resamples=0)  # fairlearn: every group
@@ -606,12 +609,6 @@ def test_confusion_counts_use_the_latest_label(tmp_path: Any, estate_builder: An
     batch wins; a later batch with an earlier ``labeled_at`` loses. The confusion counts per
     group equal plain SQL ranking (labeled_at DESC, batch_id DESC), and differ from what the
     first label or the last batch alone would give (so the test can tell them apart)."""
-    import csv
-    from datetime import datetime, timedelta
-
-    from analytics.fairness import cell_counts
-    from warehouse.store import Warehouse
-
     home = estate_builder(tmp_path / "home")
     wh = Warehouse(home)
     with wh.connect() as con:
@@ -636,9 +633,7 @@ def test_confusion_counts_use_the_latest_label(tmp_path: Any, estate_builder: An
                 csv.writer(fh).writerows([["request_id", "label", "labeled_at"], *rows])
             w.ingest(path, kind="labels", model=MODEL)
 
-    scope = Scope(
-        model=MODEL, analysis=Window.days(datetime(2026, 5, 1).date(), datetime(2026, 6, 29).date())
-    )
+    scope = Scope(model=MODEL, analysis=Window.days(date(2026, 5, 1), date(2026, 6, 29)))
 
     def reference(con: Any, order: str) -> dict[tuple[str | None, str], int]:
         sql = f"""
